@@ -1,0 +1,5 @@
+"""`python -m pit` runs the command line."""
+
+from pit.cli import main
+
+main()

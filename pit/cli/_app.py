@@ -1,0 +1,118 @@
+"""The `pit` command group: global options, settings, and how failures become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from pit import __version__
+from pit.common.config import Settings, load_settings
+from pit.common.errors import PitError
+from pit.common.logging import configure_logging
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass
+class CliState:
+    """The global flags, and the settings they produce (loaded once, at start-up)."""
+
+    overrides: dict[str, object] = field(default_factory=dict)
+    config_file: Path | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(
+                config_file=self.config_file, overrides=self.overrides, flags=_FLAG_NAMES
+            )
+        return self._settings
+
+
+_FLAG_NAMES = {
+    "temporal.address": "--temporal",
+    "temporal.namespace": "--namespace",
+    "state_dir": "--state-dir",
+    "log_format": "--log-format",
+    "log_level": "--log-level",
+}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="pit")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="pit.toml to read")
+@click.option("--temporal", metavar="HOST:PORT", help="Temporal frontend; unset: embedded server")
+@click.option("--namespace", help="Temporal namespace [default: default]")
+@click.option("--state-dir", type=click.Path(path_type=Path), help="state directory [.pit]")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="log lines [text]")
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[warning]"
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_file: Path | None,
+    temporal: str | None,
+    namespace: str | None,
+    state_dir: Path | None,
+    log_format: str | None,
+    log_level: str | None,
+) -> None:
+    """The Pit: model pools, durable workflow graphs, artifacts, arbitration, stale cleanup.
+
+    \b
+    Exit codes: 0 ok, 1 the work ran and failed, 2 bad input (nothing changed),
+    3 a backend (Temporal, S3, search) could not be reached.
+    """
+    state = CliState(
+        overrides={
+            "temporal.address": temporal,
+            "temporal.namespace": namespace,
+            "state_dir": state_dir,
+            "log_format": log_format,
+            "log_level": log_level,
+        },
+        config_file=config_file,
+    )
+    ctx.obj = state
+    settings = state.settings  # a bad value fails here, before any command runs
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `pit` script: run a command and exit with its code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run `pit` with `argv`; return the exit code, printing failures as one line."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.UsageError as error:
+        where = error.ctx.command_path if error.ctx else "pit"
+        hint = f" (see '{where} --help')"
+        _fail(f"{where}: error: {_one_line(error.format_message())}{hint}")
+        return EXIT_BAD_INPUT
+    except click.ClickException as error:
+        _fail(f"pit: error: {_one_line(error.format_message())}")
+        return EXIT_BAD_INPUT if error.exit_code == 2 else EXIT_FAILED
+    except PitError as error:
+        _fail(f"pit: error: {_one_line(error.message)}")
+        return error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        _fail("pit: interrupted")
+        return EXIT_INTERRUPTED
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(line: str) -> None:
+    print(line, file=sys.stderr)

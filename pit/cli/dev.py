@@ -1,0 +1,229 @@
+"""`pit dev`, `pit worker`, `pit check`, `pit ping`: run and reach the Temporal side."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import click
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from pit import __version__
+from pit.cli._app import CliState, cli
+from pit.cli._output import emit_json, emit_line, json_option
+from pit.common.config import Settings
+from pit.common.errors import BackendUnavailableError, WorkFailedError
+from pit.infra.temporal import TemporalSession, from_failure, open_temporal
+from pit.workers import build_worker, run_until_signalled
+from pit.workflows import CheckInput, CheckResult, CheckWorkflow
+
+_activities_option = click.option(
+    "--activities",
+    "activity_specs",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="also serve these activities (repeatable)",
+)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="run one workflow through the worker, then exit")
+@click.option("--no-ui", is_flag=True, help="do not start the web UI")
+@_activities_option
+@json_option
+@click.pass_obj
+def dev(
+    state: CliState, check: bool, no_ui: bool, activity_specs: tuple[str, ...], as_json: bool
+) -> None:
+    """Embedded Temporal server + a worker, in the foreground until Ctrl-C.
+
+    With --temporal, only the worker runs, against that server.
+    """
+    settings = state.settings
+    asyncio.run(_dev(settings, check=check, ui=not no_ui, specs=activity_specs, as_json=as_json))
+
+
+async def _dev(
+    settings: Settings, *, check: bool, ui: bool, specs: tuple[str, ...], as_json: bool
+) -> None:
+    async with open_temporal(settings, ui=ui) as session:
+        worker = build_worker(session.client, settings, activity_specs=specs)
+        if check:
+            async with worker:
+                result = await run_check(session.client, settings.temporal.task_queue)
+            _report_check(session, settings, result, as_json)
+            return
+        _report_ready(session, settings, as_json)
+        await run_until_signalled(worker)
+        if not as_json:
+            emit_line("stopped")
+
+
+def _report_ready(session: TemporalSession, settings: Settings, as_json: bool) -> None:
+    queue = settings.temporal.task_queue
+    if as_json:
+        document = {
+            "address": session.address,
+            "namespace": session.namespace,
+            "ui_url": session.ui_url,
+            "task_queue": queue,
+            "embedded": session.embedded,
+        }
+        click.echo(json.dumps(document))
+        return
+    emit_line(f"Temporal   {session.address}   namespace {session.namespace}")
+    if session.ui_url:
+        emit_line(f"Web UI     {session.ui_url}")
+    emit_line(f"Worker     task queue {queue!r}")
+    emit_line(f"From another shell:  pit --temporal {session.address} check")
+    emit_line("Press Ctrl-C to stop.")
+
+
+def _report_check(
+    session: TemporalSession, settings: Settings, result: CheckResult, as_json: bool
+) -> None:
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "address": session.address,
+                "namespace": session.namespace,
+                "task_queue": settings.temporal.task_queue,
+                "embedded": session.embedded,
+                "echoed": result.echoed,
+                "activity_ms": result.activity_ms,
+            }
+        )
+        return
+    where = "embedded server" if session.embedded else "server"
+    emit_line(f"ok: {where} at {session.address}, namespace {session.namespace}")
+    emit_line(
+        f"ok: workflow pit.check ran activity pit.echo on task queue "
+        f"{settings.temporal.task_queue!r} in {result.activity_ms} ms: {result.echoed!r}"
+    )
+
+
+async def run_check(client: Client, task_queue: str, timeout: float = 30.0) -> CheckResult:
+    """Run `pit.check` on `task_queue` and return its result."""
+    try:
+        return await client.execute_workflow(
+            CheckWorkflow.run,
+            CheckInput(),
+            id=f"pit-check-{uuid.uuid4()}",
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=timeout),
+        )
+    except WorkflowFailureError as failure:
+        error = from_failure(failure)
+        if "timed out" in error.message.lower() or "timeout" in error.message.lower():
+            raise WorkFailedError(
+                f"no worker finished pit.check on task queue {task_queue!r} within "
+                f"{timeout:.0f}s: is `pit worker` running against this server?"
+            ) from None
+        raise error from None
+    except RPCError as error:
+        raise BackendUnavailableError(f"temporal: {error.message}") from None
+
+
+@cli.command()
+@click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for a worker")
+@json_option
+@click.pass_obj
+def check(state: CliState, timeout: float, as_json: bool) -> None:
+    """Run one workflow through a worker on the task queue and report.
+
+    Without --temporal this starts the embedded server and an in-process worker.
+    """
+    settings = state.settings
+    asyncio.run(_check(settings, timeout, as_json))
+
+
+async def _check(settings: Settings, timeout: float, as_json: bool) -> None:
+    async with open_temporal(settings, ui=False) as session, _local_worker(session, settings):
+        queue = settings.temporal.task_queue
+        if not session.embedded and not await has_pollers(session.client, queue):
+            raise WorkFailedError(
+                f"no worker is polling task queue {queue!r} on {session.address}: "
+                f"start one with `pit --temporal {session.address} worker`"
+            )
+        result = await run_check(session.client, queue, timeout)
+        _report_check(session, settings, result, as_json)
+
+
+@contextlib.asynccontextmanager
+async def _local_worker(session: TemporalSession, settings: Settings) -> AsyncIterator[None]:
+    """An in-process worker when the server is our own embedded one."""
+    if session.embedded:
+        async with build_worker(session.client, settings):
+            yield
+    else:
+        yield
+
+
+async def has_pollers(client: Client, task_queue: str) -> bool:
+    """True when some worker polled `task_queue` for workflow tasks recently."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0
+
+
+@cli.command()
+@_activities_option
+@click.option("--task-queue", help="task queue to serve [temporal.task_queue]")
+@click.pass_obj
+def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | None) -> None:
+    """Serve every Pit workflow and activity until SIGTERM / Ctrl-C, then drain."""
+    settings = state.settings
+    asyncio.run(_worker(settings, activity_specs, task_queue))
+
+
+async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | None) -> None:
+    async with open_temporal(settings) as session:
+        worker = build_worker(session.client, settings, activity_specs=specs, task_queue=task_queue)
+        queue = task_queue or settings.temporal.task_queue
+        click.echo(
+            f"pit worker {__version__}: serving task queue {queue!r} on {session.address} "
+            f"(namespace {session.namespace}); SIGTERM or Ctrl-C drains and stops",
+            err=True,
+        )
+        await run_until_signalled(worker)
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def ping(state: CliState, as_json: bool) -> None:
+    """Connect to Temporal and print what answered."""
+    settings = state.settings
+    asyncio.run(_ping(settings, as_json))
+
+
+async def _ping(settings: Settings, as_json: bool) -> None:
+    async with open_temporal(settings, ui=False) as session:
+        info = await session.client.workflow_service.get_system_info(GetSystemInfoRequest())
+        document = {
+            "address": session.address,
+            "namespace": session.namespace,
+            "server_version": info.server_version,
+            "embedded": session.embedded,
+        }
+        if as_json:
+            emit_json(document)
+        else:
+            emit_line(
+                f"ok: Temporal {info.server_version or '(version not reported)'} at "
+                f"{session.address}, namespace {session.namespace}"
+            )

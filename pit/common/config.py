@@ -1,0 +1,230 @@
+"""Configuration: one `Settings` object, read once at start-up and passed down.
+
+Sources, highest first: CLI flags > `PIT_*` environment > `pit.toml` (from `--config`, else
+the working directory) > defaults. Nested keys use `__` in the environment:
+`PIT_TEMPORAL__ADDRESS=host:7233` sets `[temporal] address`. A bad or unknown key fails at
+start-up with one line naming the key, where it came from, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pit.common.errors import ConfigError
+from pit.common.validation import ByteSize, Duration
+
+ENV_PREFIX = "PIT_"
+ENV_NESTED = "__"
+CONFIG_FILE_NAME = "pit.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TemporalSettings(_Section):
+    """Where Temporal is. No address: `pit` starts an embedded dev server."""
+
+    address: str | None = Field(
+        default=None, description="host:port of a Temporal frontend; unset = embedded"
+    )
+    namespace: str = Field(default="default", min_length=1)
+    task_queue: str = Field(default="pit", min_length=1)
+    tls: bool = False
+    tls_server_ca: Path | None = None
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+    tls_server_name: str | None = None
+    api_key: SecretStr | None = None
+    connect_timeout: Duration = timedelta(seconds=5)
+    ui_port: int | None = Field(default=None, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    graceful_shutdown: Duration = timedelta(seconds=30)
+    max_concurrent_activities: int = Field(default=100, ge=1)
+
+
+class StorageSettings(_Section):
+    """Where artifact bytes and manifests live."""
+
+    url: str | None = Field(default=None, description="file:///path, a path, or s3://bucket/prefix")
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+
+
+class SearchSettings(_Section):
+    """Where the artifact index lives (derived data, rebuildable)."""
+
+    url: str | None = Field(default=None, description="sqlite:///path or https://opensearch:9200")
+    index_prefix: str = "pit"
+
+
+class PoolSettings(_Section):
+    memory_budget: ByteSize = Field(default=8 * 1024**3, ge=0)
+    health_interval: Duration = timedelta(milliseconds=250)
+    prewarm: bool = True
+
+
+class ArbitrationSettings(_Section):
+    strategy: Literal["priority", "round_robin", "weighted_fair", "collaborative"] = "priority"
+    aging_interval: Duration = timedelta(seconds=10)
+    memory_pressure: float = Field(default=0.9, gt=0, le=1)
+
+
+class StaleSettings(_Section):
+    grace_period: Duration = timedelta(days=7)
+    half_life: Duration = timedelta(days=14)
+
+
+class Settings(BaseSettings):
+    """Everything the Pit reads at start-up. Build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path = Path(".pit")
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    temporal: TemporalSettings = TemporalSettings()
+    storage: StorageSettings = StorageSettings()
+    search: SearchSettings = SearchSettings()
+    pool: PoolSettings = PoolSettings()
+    arbitration: ArbitrationSettings = ArbitrationSettings()
+    stale: StaleSettings = StaleSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges the sources itself so that an error can name its source
+        return (init_settings,)
+
+
+# where each leaf value came from, e.g. ("temporal", "address") -> "PIT_TEMPORAL__ADDRESS"
+_Origins = dict[tuple[str, ...], str]
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    flags: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Merge defaults < pit.toml < PIT_* environment < `overrides` (CLI flags) and validate.
+
+    `overrides` use dotted keys (`{"temporal.address": "host:7233"}`); a None value means
+    the flag was not given. `flags` names the CLI flag of each override, for error messages.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    merged: dict[str, Any] = {}
+    origins: _Origins = {}
+
+    toml_path = config_file if config_file is not None else cwd / CONFIG_FILE_NAME
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError.for_field("--config", str(config_file), "must be an existing TOML file")
+    if toml_path.is_file():
+        _merge(merged, origins, _read_toml(toml_path), (), f"{toml_path}: ")
+
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX):
+            path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTED))
+            _merge(merged, origins, _nest(path, _env_value(environ[name])), (), "")
+            origins[path] = name
+
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            path = tuple(dotted.split("."))
+            _merge(merged, origins, _nest(path, value), (), "")
+            origins[path] = (flags or {}).get(dotted, "--" + dotted.replace("_", "-"))
+
+    try:
+        return Settings(**merged)
+    except pydantic.ValidationError as error:
+        raise _config_error(error, origins) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}", field=str(path)) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror}", field=str(path)) from None
+
+
+def _env_value(raw: str) -> Any:
+    # lists and tables may be given as JSON; everything else stays a string for pydantic
+    if raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    nested: Any = value
+    for key in reversed(path):
+        nested = {key: nested}
+    result: dict[str, Any] = nested
+    return result
+
+
+def _merge(
+    into: dict[str, Any], origins: _Origins, data: Mapping[str, Any], at: tuple[str, ...], src: str
+) -> None:
+    for key, value in data.items():
+        path = (*at, key)
+        if isinstance(value, Mapping):
+            section = into.get(key)
+            if not isinstance(section, dict):
+                section = into[key] = {}
+            _merge(section, origins, value, path, src)
+            continue
+        into[key] = value
+        if src:
+            origins[path] = src + ".".join(path)
+
+
+def _config_error(error: pydantic.ValidationError, origins: _Origins) -> ConfigError:
+    first = error.errors()[0]
+    path = tuple(str(part) for part in first["loc"])
+    key = ".".join(path)
+    source = origins.get(path) or next(
+        (origins[p] for p in origins if p[: len(path)] == path or path[: len(p)] == p), key
+    )
+    rule = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    rule = rule.removeprefix("Value error, ")
+    where = key if source == key else f"{key} (from {source})"
+    return ConfigError(
+        f"config: {where}: {first.get('input')!r}: {rule}",
+        field=key,
+        source=source,
+        value=repr(first.get("input")),
+        rule=rule,
+    )
+
+
+def describe_sources(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain JSON data, secrets masked (for `pit config show`)."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    if settings.temporal.api_key is not None:
+        data["temporal"]["api_key"] = "**********"
+    return data

@@ -1,0 +1,1 @@
+"""Adapters: the ports the domain declares, implemented for real backends."""

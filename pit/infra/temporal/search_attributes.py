@@ -1,0 +1,30 @@
+"""Search attributes Pit workflows set, registered on the embedded server at start.
+
+On a cluster, an operator registers them once (`temporal operator search-attribute create`);
+the README lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.common import SearchAttributeKey
+
+PIT_KIND = SearchAttributeKey.for_keyword("PitKind")
+"""What a workflow is: "dag", "check", "stale-cleanup", ..."""
+
+PIT_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (PIT_KIND,)
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute NAME=Type` flags for `temporal server start-dev`."""
+    flags: list[str] = []
+    for key in PIT_SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={_type_name(key)}"]
+    return flags
+
+
+def _type_name(key: SearchAttributeKey[Any]) -> str:
+    # IndexedValueType names are INDEXED_VALUE_TYPE_KEYWORD etc.; the CLI wants Keyword
+    raw = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
+    return "".join(part.capitalize() for part in raw.split("_"))

@@ -1,0 +1,44 @@
+"""A Temporal client for a command: the configured cluster, or the embedded dev server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from pit.common.config import Settings
+from pit.infra.temporal.connect import connect
+from pit.infra.temporal.devserver import embedded_server
+
+
+@dataclass(frozen=True)
+class TemporalSession:
+    client: Client
+    address: str
+    namespace: str
+    ui_url: str | None
+    embedded: bool
+    """True when no address was configured and `pit` runs (or attached to) a dev server."""
+
+
+@contextlib.asynccontextmanager
+async def open_temporal(settings: Settings, *, ui: bool = True) -> AsyncIterator[TemporalSession]:
+    """Connect to `temporal.address`; with none, start (or attach to) the embedded server."""
+    temporal = settings.temporal
+    if temporal.address:
+        client = await connect(temporal)
+        yield TemporalSession(client, temporal.address, temporal.namespace, None, embedded=False)
+        return
+    async with embedded_server(
+        settings.state_dir,
+        namespace=temporal.namespace,
+        port=temporal.port,
+        ui_port=temporal.ui_port,
+        ui=ui,
+    ) as server:
+        client = await connect(temporal, server.address)
+        yield TemporalSession(
+            client, server.address, temporal.namespace, server.ui_url, embedded=True
+        )

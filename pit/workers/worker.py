@@ -1,0 +1,81 @@
+"""The worker: serves every Pit workflow and activity (and the user's) on a task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from pit.activities import BUILTIN_ACTIVITIES
+from pit.common.config import Settings
+from pit.common.logging import get_logger
+from pit.infra.temporal.failures import PitErrorInterceptor
+from pit.workers.registry import ActivityFn, activity_name, collect_activities
+from pit.workflows import PIT_WORKFLOWS
+
+log = get_logger("pit.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    activity_specs: Sequence[str] = (),
+    extra_activities: Iterable[ActivityFn] = (),
+    task_queue: str | None = None,
+    use_entry_points: bool = True,
+) -> Worker:
+    """A worker for every Pit workflow and activity, plus the user's."""
+    activities = collect_activities(
+        [*BUILTIN_ACTIVITIES, *extra_activities], activity_specs, use_entry_points=use_entry_points
+    )
+    limit = settings.temporal.max_concurrent_activities
+    queue = task_queue or settings.temporal.task_queue
+    log.info(
+        "serving %d workflows and %d activities on task queue %r: %s",
+        len(PIT_WORKFLOWS),
+        len(activities),
+        queue,
+        ", ".join(sorted(str(activity_name(fn)) for fn in activities)),
+    )
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=list(PIT_WORKFLOWS),
+        activities=activities,
+        # synchronous user activities run on threads; async ones on the event loop
+        activity_executor=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="pit-activity"),
+        max_concurrent_activities=limit,
+        interceptors=[PitErrorInterceptor()],
+        graceful_shutdown_timeout=settings.temporal.graceful_shutdown,
+    )
+
+
+async def run_until_signalled(worker: Worker, stop: asyncio.Event | None = None) -> None:
+    """Run `worker` until SIGTERM / SIGINT (or `stop`), then drain: stop polling, let
+    in-flight activities finish within the graceful-shutdown time, and return."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    running = asyncio.create_task(worker.run())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("draining: waiting for in-flight activities to finish")
+            await worker.shutdown()
+        await running
+    finally:
+        stopped.cancel()
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    log.info("worker stopped")
