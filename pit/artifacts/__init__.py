@@ -1,0 +1,1 @@
+"""Artifact Store: content-addressed, versioned, searchable artifacts."""
