@@ -1,5 +1,9 @@
 """Temporal activities: thin, I/O-owning wrappers over the domain and the adapters."""
 
-from pit.activities.builtin import BUILTIN_ACTIVITIES
+from pit.activities.builtin import echo, sleep
+from pit.activities.shell import shell
 
-__all__ = ["BUILTIN_ACTIVITIES"]
+BUILTIN_ACTIVITIES = (echo, sleep, shell)
+"""What every Pit worker serves."""
+
+__all__ = ["BUILTIN_ACTIVITIES", "echo", "shell", "sleep"]

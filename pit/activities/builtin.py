@@ -1,4 +1,4 @@
-"""Built-in activities every Pit worker serves: `pit.echo` and `pit.sleep`."""
+"""Built-in activities every Pit worker serves: `pit.echo`, `pit.sleep` and `pit.shell`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,3 @@ async def sleep(inputs: SleepInput) -> dict[str, Any]:
         activity.heartbeat()
         remaining = inputs.seconds.total_seconds() - (time.monotonic() - started)
     return {"slept_seconds": round(time.monotonic() - started, 3)}
-
-
-BUILTIN_ACTIVITIES = (echo, sleep)

@@ -102,7 +102,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         _fail(f"pit: error: {_one_line(error.format_message())}")
         return EXIT_BAD_INPUT if error.exit_code == 2 else EXIT_FAILED
     except PitError as error:
-        _fail(f"pit: error: {_one_line(error.message)}")
+        problems = error.details.get("problems")
+        lines = problems if isinstance(problems, list) and problems else [error.message]
+        for line in lines:
+            _fail(f"pit: error: {_one_line(str(line))}")
         return error.exit_code
     except (click.Abort, KeyboardInterrupt):
         _fail("pit: interrupted")

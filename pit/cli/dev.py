@@ -21,6 +21,7 @@ from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, WorkFailedError
+from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
 from pit.workers import build_worker, run_until_signalled
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
@@ -191,6 +192,8 @@ def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | N
 
 
 async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | None) -> None:
+    if settings.log_level == "warning":  # the default: a worker's log shows what it ran
+        configure_logging(settings.log_format, "info")
     async with open_temporal(settings) as session:
         worker = build_worker(session.client, settings, activity_specs=specs, task_queue=task_queue)
         queue = task_queue or settings.temporal.task_queue

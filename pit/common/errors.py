@@ -9,6 +9,7 @@
     ├── InvalidTransitionError     invalid_transition  no   1
     ├── CapacityError              capacity      yes        1
     ├── WorkFailedError            work_failed   no         1
+    │   └── CommandFailedError     command_failed yes       1
     └── BackendUnavailableError    backend_unavailable yes  3
 
 `code` is what crosses process boundaries (Temporal `ApplicationError.type`, `--json`
@@ -104,6 +105,13 @@ class WorkFailedError(PitError):
     code = "work_failed"
 
 
+class CommandFailedError(WorkFailedError):
+    """A command ran and exited non-zero; running it again may succeed."""
+
+    code = "command_failed"
+    retryable = True
+
+
 class BackendUnavailableError(PitError):
     """A backend (Temporal, S3, search) could not be reached."""
 
@@ -124,6 +132,7 @@ ERROR_TYPES: dict[str, type[PitError]] = {
         InvalidTransitionError,
         CapacityError,
         WorkFailedError,
+        CommandFailedError,
         BackendUnavailableError,
     )
 }

@@ -62,8 +62,13 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # the SDK's own chatter is only interesting when something is wrong
+    # the SDK's own chatter is only interesting when something is wrong; activity and
+    # workflow failures are reported by the commands that ran them, and by `pit worker`
+    # (which logs at info) with their tracebacks
     logging.getLogger("temporalio").setLevel(max(logging.WARNING, root.level))
+    quiet = root.level > logging.INFO
+    for name in ("temporalio.activity", "temporalio.workflow"):
+        logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.NOTSET)
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.common.config import Settings
 from pit.common.logging import get_logger
+from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
 from pit.workflows import PIT_WORKFLOWS
@@ -51,7 +52,8 @@ def build_worker(
         # synchronous user activities run on threads; async ones on the event loop
         activity_executor=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="pit-activity"),
         max_concurrent_activities=limit,
-        interceptors=[PitErrorInterceptor()],
+        # outermost first: PitError becomes ApplicationError, then DAG runs get the attempt
+        interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
         graceful_shutdown_timeout=settings.temporal.graceful_shutdown,
     )
 

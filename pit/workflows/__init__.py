@@ -1,7 +1,8 @@
 """Temporal workflows: deterministic orchestration over pure domain code."""
 
 from pit.workflows.check import CheckInput, CheckResult, CheckWorkflow
+from pit.workflows.dag import DagWorkflow
 
-PIT_WORKFLOWS: tuple[type, ...] = (CheckWorkflow,)
+PIT_WORKFLOWS: tuple[type, ...] = (CheckWorkflow, DagWorkflow)
 
-__all__ = ["PIT_WORKFLOWS", "CheckInput", "CheckResult", "CheckWorkflow"]
+__all__ = ["PIT_WORKFLOWS", "CheckInput", "CheckResult", "CheckWorkflow", "DagWorkflow"]

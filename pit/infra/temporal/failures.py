@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -66,7 +65,6 @@ class _ActivityErrors(ActivityInboundInterceptor):
         try:
             return await self.next.execute_activity(input)
         except PitError as error:
-            activity.logger.warning("%s: %s", error.code, error.message)
             raise to_application_error(error) from error
 
 
@@ -75,7 +73,6 @@ class _WorkflowErrors(WorkflowInboundInterceptor):
         try:
             return await self.next.execute_workflow(input)
         except PitError as error:
-            workflow.logger.warning("%s: %s", error.code, error.message)
             raise to_application_error(error) from error
 
 

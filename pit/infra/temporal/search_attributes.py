@@ -13,7 +13,21 @@ from temporalio.common import SearchAttributeKey
 PIT_KIND = SearchAttributeKey.for_keyword("PitKind")
 """What a workflow is: "dag", "check", "stale-cleanup", ..."""
 
-PIT_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (PIT_KIND,)
+PIT_DAG = SearchAttributeKey.for_keyword("PitDag")
+"""The `name` of the DAG a run executes."""
+
+PIT_NODES = SearchAttributeKey.for_int("PitNodes")
+"""How many nodes the DAG has."""
+
+PIT_PROGRESS = SearchAttributeKey.for_float("PitProgress")
+"""Finished nodes / all nodes, updated in steps of 10%."""
+
+PIT_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
+    PIT_KIND,
+    PIT_DAG,
+    PIT_NODES,
+    PIT_PROGRESS,
+)
 
 
 def dev_server_flags() -> list[str]:

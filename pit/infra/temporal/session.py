@@ -21,6 +21,8 @@ class TemporalSession:
     ui_url: str | None
     embedded: bool
     """True when no address was configured and `pit` runs (or attached to) a dev server."""
+    owned: bool = False
+    """True when this process started the embedded server (it stops when we exit)."""
 
 
 @contextlib.asynccontextmanager
@@ -40,5 +42,10 @@ async def open_temporal(settings: Settings, *, ui: bool = True) -> AsyncIterator
     ) as server:
         client = await connect(temporal, server.address)
         yield TemporalSession(
-            client, server.address, temporal.namespace, server.ui_url, embedded=True
+            client,
+            server.address,
+            temporal.namespace,
+            server.ui_url,
+            embedded=True,
+            owned=server.owned,
         )

@@ -1,0 +1,171 @@
+"""Client calls for DAG runs: start, watch, status, cancel, list, resume."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
+from pit.dag.graph import Graph
+from pit.dag.run import DAG_WORKFLOW, DagRunInput, ReusedNode
+from pit.dag.status import DagStatus, NodeState
+from pit.infra.temporal.search_attributes import (
+    PIT_DAG,
+    PIT_KIND,
+    PIT_NODES,
+    PIT_PROGRESS,
+    PIT_SEARCH_ATTRIBUTES,
+)
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+async def search_attributes_registered(client: Client) -> bool:
+    """True when the namespace knows every Pit search attribute (the UI can then filter)."""
+    try:
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError:
+        return False
+    known = set(response.custom_attributes)
+    return all(key.name in known for key in PIT_SEARCH_ATTRIBUTES)
+
+
+async def start_run(
+    client: Client,
+    graph: Graph,
+    *,
+    task_queue: str,
+    run_id: str | None = None,
+    run_inputs: Mapping[str, Any] | None = None,
+    reuse: Mapping[str, ReusedNode] | None = None,
+    resumed_from: str | None = None,
+) -> WorkflowHandle[Any, DagStatus]:
+    spec = graph.spec
+    workflow_id = run_id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
+    indexed = await search_attributes_registered(client)
+    attributes = (
+        TypedSearchAttributes(
+            [
+                SearchAttributePair(PIT_KIND, "dag"),
+                SearchAttributePair(PIT_DAG, spec.name),
+                SearchAttributePair(PIT_NODES, graph.size),
+                SearchAttributePair(PIT_PROGRESS, 0.0),
+            ]
+        )
+        if indexed
+        else None
+    )
+    try:
+        return await client.start_workflow(
+            DAG_WORKFLOW,
+            DagRunInput(
+                spec=spec,
+                run_inputs=dict(run_inputs or {}),
+                reuse=dict(reuse or {}),
+                resumed_from=resumed_from,
+                search_attributes=indexed,
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            result_type=DagStatus,
+            memo={"dag": spec.name, "nodes": graph.size, "resumed_from": resumed_from},
+            search_attributes=attributes,
+            static_summary=f"DAG {spec.name} ({graph.size} nodes)",
+        )
+    except WorkflowAlreadyStartedError:
+        raise InvalidInputError.for_field(
+            "--id", workflow_id, "a run with this id exists already"
+        ) from None
+
+
+async def run_status(client: Client, run_id: str) -> DagStatus:
+    handle = client.get_workflow_handle(run_id)
+    try:
+        status: DagStatus = await handle.query(
+            "status", result_type=DagStatus, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError as error:
+        raise _rpc_error(error, run_id) from None
+    return status
+
+
+async def run_state(client: Client, run_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        description = await client.get_workflow_handle(run_id).describe()
+    except RPCError as error:
+        raise _rpc_error(error, run_id) from None
+    return description.status
+
+
+async def run_input(client: Client, run_id: str) -> DagRunInput:
+    try:
+        value: DagRunInput = await client.get_workflow_handle(run_id).query(
+            "input", result_type=DagRunInput, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError as error:
+        raise _rpc_error(error, run_id) from None
+    return value
+
+
+async def cancel_run(client: Client, run_id: str) -> None:
+    try:
+        await client.get_workflow_handle(run_id).cancel()
+    except RPCError as error:
+        raise _rpc_error(error, run_id) from None
+
+
+async def list_runs(client: Client, limit: int = 20) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    async for execution in client.list_workflows(f"WorkflowType = '{DAG_WORKFLOW}'", limit=limit):
+        memo = await execution.memo()
+        runs.append(
+            {
+                "run_id": execution.id,
+                "dag": memo.get("dag"),
+                "nodes": memo.get("nodes"),
+                "status": execution.status.name.lower() if execution.status else None,
+                "started_at": execution.start_time.isoformat(timespec="milliseconds"),
+                "closed_at": (
+                    execution.close_time.isoformat(timespec="milliseconds")
+                    if execution.close_time
+                    else None
+                ),
+                "progress": execution.typed_search_attributes.get(PIT_PROGRESS),
+            }
+        )
+        if len(runs) >= limit:
+            break
+    return runs
+
+
+def reusable_nodes(status: DagStatus) -> dict[str, ReusedNode]:
+    """What a resumed run may reuse: every node that succeeded, with its fingerprint."""
+    return {
+        node_id: ReusedNode(fingerprint=node.fingerprint, output=node.output, run_id=status.run_id)
+        for node_id, node in status.nodes.items()
+        if node.state is NodeState.SUCCEEDED and node.fingerprint
+    }
+
+
+def _rpc_error(error: RPCError, run_id: str) -> Exception:
+    if error.status is RPCStatusCode.NOT_FOUND:
+        return NotFoundError(f"no DAG run {run_id!r} on this server", run_id=run_id)
+    if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+        return BackendUnavailableError(
+            f"temporal: no answer about run {run_id!r} ({error.message}); is a worker running?"
+        )
+    return BackendUnavailableError(f"temporal: {error.message}")

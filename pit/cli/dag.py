@@ -1,0 +1,300 @@
+"""`pit run FILE` and `pit dag status|cancel|list|resume`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+
+from pit.activities import BUILTIN_ACTIVITIES
+from pit.cli._app import CliState, cli
+from pit.cli._dag_client import (
+    cancel_run,
+    list_runs,
+    reusable_nodes,
+    run_input,
+    run_status,
+    start_run,
+)
+from pit.cli._output import emit_json, emit_line, json_option
+from pit.common.config import Settings
+from pit.common.errors import InvalidInputError
+from pit.dag.graph import Graph, check_graph
+from pit.dag.loader import load_dag
+from pit.dag.status import DagStatus, NodeState, RunState
+from pit.infra.temporal import TemporalSession, open_temporal
+from pit.workers import build_worker
+from pit.workers.registry import activity_name, collect_activities
+
+EXIT_FAILED = 1
+
+
+@cli.command("run")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--id", "run_id", help="run id (the workflow id) [NAME-xxxxxxxx]")
+@click.option("--input", "inputs", multiple=True, metavar="KEY=VALUE", help="${inputs.KEY}")
+@click.option("--no-wait", is_flag=True, help="start the run and print its id")
+@click.option("--activities", "activity_specs", multiple=True, metavar="MODULE:ATTR")
+@json_option
+@click.pass_obj
+def run_command(
+    state: CliState,
+    file: Path,
+    run_id: str | None,
+    inputs: tuple[str, ...],
+    no_wait: bool,
+    activity_specs: tuple[str, ...],
+    as_json: bool,
+) -> int:
+    """Run the DAG in FILE (YAML or JSON) and show its progress.
+
+    With no Temporal address configured, this starts the embedded server and a worker in
+    this process, so one command runs a graph on a fresh machine.
+    """
+    settings = state.settings
+    run_inputs = parse_inputs(inputs)
+    embedded = not settings.temporal.address
+    known = _known_activities(activity_specs) if embedded else None
+    graph = load_dag(file, known)  # a bad graph never reaches Temporal
+    return asyncio.run(_run(settings, graph, run_id, run_inputs, no_wait, activity_specs, as_json))
+
+
+async def _run(
+    settings: Settings,
+    graph: Graph,
+    run_id: str | None,
+    run_inputs: dict[str, Any],
+    no_wait: bool,
+    specs: tuple[str, ...],
+    as_json: bool,
+) -> int:
+    async with open_temporal(settings) as session, local_worker(session, settings, specs):
+        if no_wait and session.embedded and session.owned:
+            raise InvalidInputError.for_field(
+                "--no-wait",
+                True,
+                "needs a Temporal server that outlives this command: run `pit dev` "
+                "in this directory, or pass --temporal",
+            )
+        handle = await start_run(
+            session.client,
+            graph,
+            task_queue=settings.temporal.task_queue,
+            run_id=run_id,
+            run_inputs=run_inputs,
+        )
+        if no_wait:
+            _print_started(handle.id, session, as_json)
+            return 0
+        return await watch(session.client, handle, graph.size, as_json)
+
+
+async def watch(
+    client: Client, handle: WorkflowHandle[Any, DagStatus], total: int, as_json: bool
+) -> int:
+    """Follow a run to its end (a live bar on a terminal); print the final status."""
+    show_bar = not as_json and sys.stderr.isatty()
+    result = asyncio.ensure_future(_outcome(client, handle))
+    if show_bar:
+        console = Console(stderr=True)
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(handle.id, total=total, detail="")
+            while not result.done():
+                with contextlib.suppress(Exception):
+                    status = await run_status(client, handle.id)
+                    if status.progress is not None:
+                        bar.update(task, completed=status.progress.done, detail=_detail(status))
+                await asyncio.wait({result}, timeout=0.5)
+    final = await result
+    _print_status(final, as_json)
+    return 0 if final.status is RunState.SUCCEEDED else EXIT_FAILED
+
+
+def _detail(status: DagStatus) -> str:
+    progress = status.progress
+    if progress is None:
+        return ""
+    parts = [f"running {progress.running}"]
+    if progress.failed:
+        parts.append(f"failed {progress.failed}")
+    if progress.eta_seconds is not None:
+        parts.append(f"eta {progress.eta_seconds:.0f}s")
+    return "  ".join(parts)
+
+
+async def _outcome(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
+    try:
+        return await handle.result()
+    except WorkflowFailureError:
+        # failed or cancelled: the status query still answers from the closed run
+        return await run_status(client, handle.id)
+
+
+def _print_started(run_id: str, session: TemporalSession, as_json: bool) -> None:
+    if as_json:
+        emit_json({"run_id": run_id, "status": "running", "address": session.address})
+    else:
+        emit_line(f"started {run_id}: pit --temporal {session.address} dag status {run_id}")
+
+
+def _print_status(status: DagStatus, as_json: bool) -> None:
+    if as_json:
+        emit_json(status.model_dump(mode="json"))
+        return
+    for node_id, node in status.nodes.items():
+        took = ""
+        if node.started_at and node.finished_at:
+            took = f"{(node.finished_at - node.started_at).total_seconds():.2f}s"
+        extra = node.error or node.reason or ""
+        if node.fallback and node.state is NodeState.SUCCEEDED:
+            extra = f"(fallback) {extra}"
+        emit_line(f"  {node.state.value:<15} {node_id:<24} {took:>8}  {extra}".rstrip())
+    counts: dict[str, int] = {}
+    for node in status.nodes.values():
+        counts[node.state.value] = counts.get(node.state.value, 0) + 1
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    emit_line(f"{status.run_id}: {status.status.value} ({summary})")
+
+
+def parse_inputs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """`--input k=v`: v is JSON when it parses as JSON, else a string."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError.for_field("--input", pair, "must be KEY=VALUE")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+def _known_activities(specs: tuple[str, ...]) -> set[str]:
+    return {str(activity_name(fn)) for fn in collect_activities(BUILTIN_ACTIVITIES, specs)}
+
+
+@contextlib.asynccontextmanager
+async def local_worker(
+    session: TemporalSession, settings: Settings, specs: tuple[str, ...] = ()
+) -> AsyncIterator[None]:
+    """An in-process worker when the server is the embedded one."""
+    if not session.embedded:
+        yield
+        return
+    async with build_worker(session.client, settings, activity_specs=specs):
+        yield
+
+
+@cli.group()
+def dag() -> None:
+    """Inspect and control DAG runs."""
+
+
+@dag.command("status")
+@click.argument("run_id")
+@json_option
+@click.pass_obj
+def status_command(state: CliState, run_id: str, as_json: bool) -> int:
+    """The status of a run: every node's state, attempts, times, output, error."""
+    return asyncio.run(_status(state.settings, run_id, as_json))
+
+
+async def _status(settings: Settings, run_id: str, as_json: bool) -> int:
+    async with open_temporal(settings, ui=False) as session, local_worker(session, settings):
+        status = await run_status(session.client, run_id)
+    _print_status(status, as_json)
+    return 0 if status.status in (RunState.SUCCEEDED, RunState.RUNNING) else EXIT_FAILED
+
+
+@dag.command("cancel")
+@click.argument("run_id")
+@click.pass_obj
+def cancel_command(state: CliState, run_id: str) -> None:
+    """Cancel a run: running nodes are cancelled, pending ones never start."""
+    asyncio.run(_cancel(state.settings, run_id))
+
+
+async def _cancel(settings: Settings, run_id: str) -> None:
+    async with open_temporal(settings, ui=False) as session:
+        await cancel_run(session.client, run_id)
+    emit_line(f"cancel requested for {run_id}")
+
+
+@dag.command("list")
+@click.option("--limit", default=20, show_default=True)
+@json_option
+@click.pass_obj
+def list_command(state: CliState, limit: int, as_json: bool) -> None:
+    """Recent DAG runs, newest first."""
+    asyncio.run(_list(state.settings, limit, as_json))
+
+
+async def _list(settings: Settings, limit: int, as_json: bool) -> None:
+    async with open_temporal(settings, ui=False) as session:
+        runs = await list_runs(session.client, limit)
+    if as_json:
+        emit_json(runs)
+        return
+    for run in runs:
+        emit_line(f"{run['run_id']:<40} {run['status'] or '':<12} {run['dag']} ({run['nodes']})")
+
+
+@dag.command("resume")
+@click.argument("run_id")
+@click.option("--file", type=click.Path(path_type=Path), help="an edited DAG file to run")
+@click.option("--id", "new_id", help="id of the new run [RUN_ID-rN]")
+@json_option
+@click.pass_obj
+def resume_command(
+    state: CliState, run_id: str, file: Path | None, new_id: str | None, as_json: bool
+) -> int:
+    """Run the graph again, reusing every node whose activity, inputs and upstream are
+    unchanged since RUN_ID, and running the rest."""
+    settings = state.settings
+    graph = load_dag(file) if file is not None else None
+    return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
+
+
+async def _resume(
+    settings: Settings, run_id: str, graph: Graph | None, new_id: str | None, as_json: bool
+) -> int:
+    async with open_temporal(settings) as session, local_worker(session, settings):
+        earlier = await run_status(session.client, run_id)
+        if earlier.status is RunState.RUNNING:
+            raise InvalidInputError.for_field("RUN_ID", run_id, "is still running")
+        original = await run_input(session.client, run_id)
+        graph = graph or check_graph(original.spec)
+        handle = await start_run(
+            session.client,
+            graph,
+            task_queue=settings.temporal.task_queue,
+            run_id=new_id or _next_id(run_id),
+            run_inputs=original.run_inputs,
+            reuse=reusable_nodes(earlier),
+            resumed_from=run_id,
+        )
+        return await watch(session.client, handle, graph.size, as_json)
+
+
+def _next_id(run_id: str) -> str:
+    base, sep, number = run_id.rpartition("-r")
+    if sep and number.isdigit():
+        return f"{base}-r{int(number) + 1}"
+    return f"{run_id}-r1"

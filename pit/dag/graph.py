@@ -1,0 +1,199 @@
+"""Graph checks before anything runs: ids, dependencies, references, cycles, activities."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from pit.common.errors import InvalidInputError
+from pit.dag.refs import find_references
+from pit.dag.spec import DagSpec, NodeSpec
+
+_UNION_MEMBERS = ("literal['fail','skip']", "FallbackChoice")
+
+
+class DagInvalidError(InvalidInputError):
+    """A DAG file broke one or more rules; `problems` has one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0] if len(problems) == 1 else f"{len(problems)} problems")
+        self.problems = problems
+        self.details["problems"] = problems
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A checked DAG: nodes in a deterministic topological order, with both edge directions."""
+
+    spec: DagSpec
+    order: tuple[str, ...]
+    parents: Mapping[str, tuple[str, ...]]
+    children: Mapping[str, tuple[str, ...]]
+
+    @property
+    def size(self) -> int:
+        return len(self.order)
+
+
+def parse_dag(data: Any, known_activities: Collection[str] | None = None) -> Graph:
+    """Validate raw DAG data (from YAML or JSON) into a `Graph`, or raise `DagInvalidError`
+    listing every problem found."""
+    try:
+        spec = DagSpec.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise DagInvalidError(_pydantic_problems(error.errors())) from None
+    return check_graph(spec, known_activities)
+
+
+def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) -> Graph:
+    problems: list[str] = []
+    index: dict[str, int] = {}
+    for position, node in enumerate(spec.nodes):
+        if node.id in index:
+            problems.append(
+                f"nodes[{position}].id: {node.id!r}: duplicate of nodes[{index[node.id]}].id"
+            )
+        else:
+            index[node.id] = position
+
+    parents: dict[str, list[str]] = {node.id: [] for node in spec.nodes}
+    for position, node in enumerate(spec.nodes):
+        wanted = list(node.depends_on)
+        for field, reference in _node_references(node.inputs, position, problems):
+            if reference.node is not None:
+                if reference.node not in index:
+                    problems.append(f"{field}: '${{{reference.text}}}': no node {reference.node!r}")
+                elif reference.node not in wanted:
+                    wanted.append(reference.node)  # a reference is a dependency by itself
+        for dep in node.depends_on:
+            if dep not in index:
+                problems.append(f"nodes[{position}].depends_on: {dep!r}: no such node")
+            elif dep == node.id:
+                problems.append(f"nodes[{position}].depends_on: {dep!r}: a node cannot need itself")
+        problems += _unknown_activities(node, position, known_activities)
+        parents[node.id] = [d for d in dict.fromkeys(wanted) if d in index and d != node.id]
+
+    order = _topological_order(spec, parents, index)
+    if order is None:
+        cycle = find_cycle(parents)
+        path = " -> ".join([*cycle, cycle[0]])
+        problems.append(f"nodes: cycle {path}: a DAG must not have cycles")
+    if problems or order is None:
+        raise DagInvalidError(problems)
+    children: dict[str, list[str]] = {node_id: [] for node_id in index}
+    for node_id in order:
+        for parent in parents[node_id]:
+            children[parent].append(node_id)
+    return Graph(
+        spec=spec,
+        order=tuple(order),
+        parents={k: tuple(v) for k, v in parents.items()},
+        children={k: tuple(v) for k, v in children.items()},
+    )
+
+
+def _unknown_activities(node: NodeSpec, position: int, known: Collection[str] | None) -> list[str]:
+    if known is None:
+        return []
+    fallback = node.fallback
+    names = [("activity", node.activity)]
+    if fallback is not None:
+        names.append(("on_failure.fallback.activity", fallback.activity))
+    return [
+        f"nodes[{position}].{field}: {name!r}: no worker here serves it "
+        f"(known: {', '.join(sorted(known))})"
+        for field, name in names
+        if name not in known
+    ]
+
+
+def _node_references(
+    inputs: Mapping[str, Any], position: int, problems: list[str]
+) -> list[tuple[str, Any]]:
+    try:
+        return list(find_references(dict(inputs), f"nodes[{position}].inputs"))
+    except InvalidInputError as error:
+        problems.append(error.message)
+        return []
+
+
+def _topological_order(
+    spec: DagSpec, parents: Mapping[str, list[str]], index: Mapping[str, int]
+) -> list[str] | None:
+    """Kahn's algorithm; among ready nodes, file order first (deterministic)."""
+    waiting = {node_id: len(deps) for node_id, deps in parents.items()}
+    children: dict[str, list[str]] = {node_id: [] for node_id in parents}
+    for node_id, deps in parents.items():
+        for dep in deps:
+            children[dep].append(node_id)
+    ready = [index[n] for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        node_id = spec.nodes[heapq.heappop(ready)].id
+        order.append(node_id)
+        for child in children[node_id]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, index[child])
+    return order if len(order) == len(parents) else None
+
+
+def find_cycle(parents: Mapping[str, list[str]]) -> list[str]:
+    """One cycle, in dependency order (each node depends on the one before it)."""
+    colour: dict[str, int] = {}
+    for start in parents:
+        if colour.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = []
+        while stack:
+            node, next_child = stack.pop()
+            if next_child == 0:
+                colour[node] = 1
+                path.append(node)
+            deps = parents[node]
+            if next_child < len(deps):
+                stack.append((node, next_child + 1))
+                dep = deps[next_child]
+                if colour.get(dep) == 1:
+                    cycle = path[path.index(dep) :]
+                    return list(reversed(cycle))
+                if not colour.get(dep):
+                    stack.append((dep, 0))
+            else:
+                colour[node] = 2
+                path.pop()
+    return []
+
+
+_ON_FAILURE_RULE = "must be fail, skip, or {fallback: {activity: NAME, inputs: {...}}}"
+
+
+def _pydantic_problems(errors: list[Any]) -> list[str]:
+    lines: list[str] = []
+    for error in errors:
+        line = _pydantic_problem(error)
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _pydantic_problem(error: Any) -> str:
+    location = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            location += f"[{part}]"
+        elif location.endswith(".on_failure") and part in _UNION_MEMBERS:
+            return f"{location}: {error.get('input')!r}: {_ON_FAILURE_RULE}"
+        elif not str(part).startswith("function-"):
+            location += f".{part}" if location else str(part)
+    rule = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    rule = rule.removeprefix("Value error, ")
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "{...}"
+    return f"{location or 'dag'}: {shown}: {rule}"

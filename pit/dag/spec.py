@@ -1,0 +1,117 @@
+"""The DAG file: what a user writes, as pydantic models that refuse unknown keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pit.common.validation import NAME_RULE, Duration
+
+NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ACTIVITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,199}")
+ENGINE_MAX_PARALLEL = 500
+"""Running nodes per workflow at most: Temporal advises ~500 concurrent operations per
+workflow, and its pending-activity cap (2,000) is all-or-nothing."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrySpec(_Strict):
+    max_attempts: int = Field(default=3, ge=1, le=1000)
+    initial_interval: Duration = timedelta(seconds=1)
+    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=100.0)
+    maximum_interval: Duration | None = None
+    non_retryable_errors: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _intervals_make_sense(self) -> RetrySpec:
+        if self.initial_interval <= timedelta(0):
+            raise ValueError("initial_interval must be > 0")
+        if self.maximum_interval is not None and self.maximum_interval < self.initial_interval:
+            raise ValueError("maximum_interval must be >= initial_interval")
+        return self
+
+
+class FallbackSpec(_Strict):
+    activity: str
+    inputs: dict[str, Any] | None = None
+    """None: the failed node's own (resolved) inputs."""
+
+    @field_validator("activity")
+    @classmethod
+    def _activity_name(cls, value: str) -> str:
+        return _check_activity(value)
+
+
+class FallbackChoice(_Strict):
+    fallback: FallbackSpec
+
+
+OnFailure = Literal["fail", "skip"] | FallbackChoice
+
+
+class Defaults(_Strict):
+    timeout: Duration = timedelta(minutes=5)
+    heartbeat: Duration | None = None
+    retry: RetrySpec = RetrySpec()
+
+
+class NodeSpec(_Strict):
+    id: str
+    activity: str
+    depends_on: tuple[str, ...] = ()
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    timeout: Duration | None = None
+    """Start-to-close timeout of one attempt; default: `defaults.timeout`."""
+    heartbeat: Duration | None = None
+    """Heartbeat timeout: a lost worker is noticed this fast (activities must heartbeat)."""
+    retry: RetrySpec | None = None
+    on_failure: OnFailure = "fail"
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if NODE_ID.fullmatch(value) is None:
+            raise ValueError(NAME_RULE)
+        return value
+
+    @field_validator("activity")
+    @classmethod
+    def _activity_name(cls, value: str) -> str:
+        return _check_activity(value)
+
+    @property
+    def fallback(self) -> FallbackSpec | None:
+        return self.on_failure.fallback if isinstance(self.on_failure, FallbackChoice) else None
+
+
+class DagSpec(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    max_parallel: int | None = Field(default=None, ge=1)
+    fail_fast: bool = False
+    defaults: Defaults = Defaults()
+    nodes: tuple[NodeSpec, ...] = Field(min_length=1)
+
+    @property
+    def parallel_limit(self) -> int:
+        return min(self.max_parallel or ENGINE_MAX_PARALLEL, ENGINE_MAX_PARALLEL)
+
+    def timeout_of(self, node: NodeSpec) -> timedelta:
+        return node.timeout or self.defaults.timeout
+
+    def retry_of(self, node: NodeSpec) -> RetrySpec:
+        return node.retry or self.defaults.retry
+
+    def heartbeat_of(self, node: NodeSpec) -> timedelta | None:
+        return node.heartbeat or self.defaults.heartbeat
+
+
+def _check_activity(value: str) -> str:
+    if ACTIVITY_NAME.fullmatch(value) is None:
+        raise ValueError("an activity name such as pit.shell or mypkg.review")
+    return value

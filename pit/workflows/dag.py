@@ -1,0 +1,304 @@
+"""`pit.dag`: a DAG file run as one durable workflow whose nodes are activities.
+
+Temporal history is the checkpoint: every finished node is an event, a crashed worker resumes
+by replay, and a long run continues-as-new carrying its node states, under one workflow id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from pit.common.errors import InvalidInputError, WorkFailedError
+    from pit.dag.estimate import fingerprint, remaining_seconds
+    from pit.dag.graph import Graph, check_graph
+    from pit.dag.refs import resolve
+    from pit.dag.run import CarriedState, DagRunInput, unwrap
+    from pit.dag.scheduler import Scheduler
+    from pit.dag.spec import NodeSpec, RetrySpec
+    from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
+    from pit.infra.temporal.search_attributes import PIT_PROGRESS
+
+
+class _NodeFailed(Exception):
+    def __init__(self, message: str, error_type: str | None, attempts: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.attempts = attempts
+
+
+@workflow.defn(name="pit.dag")
+class DagWorkflow:
+    def __init__(self) -> None:
+        self._input: DagRunInput | None = None
+        self._graph: Graph | None = None
+        self._scheduler: Scheduler | None = None
+        self._nodes: dict[str, NodeStatus] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._changed = False
+        self._state = RunState.RUNNING
+        self._status = DagStatus(run_id="", dag="", status=RunState.RUNNING)
+        self._progress_marks = 0
+        self._specs: dict[str, NodeSpec] = {}
+
+    @workflow.run
+    async def run(self, run: DagRunInput) -> DagStatus:
+        self._input = run
+        self._graph = check_graph(run.spec)
+        self._specs = {node.id: node for node in run.spec.nodes}
+        carried = run.carried
+        self._nodes = carried.nodes if carried else {n.id: NodeStatus() for n in run.spec.nodes}
+        self._progress_marks = carried.progress_marks if carried else 0
+        started_at = carried.started_at if carried else workflow.now()
+        self._status = DagStatus(
+            run_id=workflow.info().workflow_id,
+            dag=run.spec.name,
+            status=RunState.RUNNING,
+            started_at=started_at,
+            resumed_from=run.resumed_from,
+        )
+        self._scheduler = Scheduler(self._graph, self._nodes)
+        try:
+            await self._drive(run)
+        except asyncio.CancelledError:
+            await self._stop_running("the run was cancelled")
+            self._close(RunState.CANCELLED)
+            raise
+        failed = [n for n, s in self._nodes.items() if s.state is NodeState.FAILED]
+        if failed:
+            self._close(RunState.FAILED)
+            shown = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
+            raise WorkFailedError(
+                f"{len(failed)} of {len(self._nodes)} nodes failed: {shown}", failed=failed
+            )
+        self._close(RunState.SUCCEEDED)
+        return self.status()
+
+    @workflow.query(name="status")
+    def status(self) -> DagStatus:
+        status = self._status.model_copy(update={"nodes": self._nodes, "status": self._state})
+        if self._scheduler is not None and self._graph is not None:
+            counts = self._scheduler.counts
+            finished = sum(n for state, n in counts.items() if state.finished)
+            eta = None
+            if self._state is RunState.RUNNING:
+                eta = remaining_seconds(self._graph, self._nodes, workflow.now())
+            status.progress = Progress(
+                total=len(self._nodes),
+                done=finished,
+                running=counts[NodeState.RUNNING],
+                failed=counts[NodeState.FAILED] + counts[NodeState.UPSTREAM_FAILED],
+                eta_seconds=eta,
+            )
+        return status
+
+    @workflow.query(name="input")
+    def input(self) -> DagRunInput:
+        assert self._input is not None
+        return self._input.model_copy(update={"carried": None})
+
+    async def _drive(self, run: DagRunInput) -> None:
+        scheduler = self._scheduler
+        assert scheduler is not None
+        limit = run.spec.parallel_limit
+        while not scheduler.finished:
+            if self._should_continue(run):
+                await workflow.wait_condition(lambda: scheduler.running == 0)
+                workflow.continue_as_new(
+                    run.model_copy(
+                        update={
+                            "carried": CarriedState(
+                                started_at=self._status.started_at or workflow.now(),
+                                nodes=self._nodes,
+                                progress_marks=self._progress_marks,
+                            )
+                        }
+                    )
+                )
+            for node_id in scheduler.take_ready(limit - scheduler.running):
+                self._tasks[node_id] = asyncio.create_task(self._run_node(node_id))
+            self._changed = False
+            await workflow.wait_condition(lambda: self._changed)
+        self._report_progress(force=True)
+
+    def _should_continue(self, run: DagRunInput) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= run.continue_after_events
+        )
+
+    async def _run_node(self, node_id: str) -> None:
+        assert self._input is not None and self._graph is not None
+        node = self._specs[node_id]
+        status = self._nodes[node_id]
+        status.started_at = workflow.now()
+        try:
+            await self._attempt(node, status)
+        except asyncio.CancelledError:
+            status.error = status.error or "cancelled"
+            self._end(node_id, NodeState.CANCELLED)
+
+    async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
+        assert self._input is not None and self._graph is not None
+        node_id = node.id
+        try:
+            try:
+                inputs = resolve(
+                    dict(node.inputs),
+                    {n: s.output for n, s in self._nodes.items() if s.state.finished},
+                    self._input.run_inputs,
+                    f"nodes.{node_id}.inputs",
+                )
+            except InvalidInputError as error:
+                raise _NodeFailed(error.message, error.code, 0) from None
+            parents = [self._nodes[p].fingerprint for p in self._graph.parents[node_id]]
+            status.fingerprint = fingerprint(node.activity, inputs, parents)
+            if self._reuse(node_id, status):
+                return
+            status.reason = status.reason or self._why_run(node_id)
+            output, attempts = await self._execute(node, node.activity, inputs)
+            self._succeed(node_id, output, attempts)
+        except _NodeFailed as failure:
+            await self._recover(node, failure)
+
+    async def _execute(self, node: NodeSpec, activity: str, inputs: Any) -> tuple[Any, int | None]:
+        assert self._input is not None
+        spec = self._input.spec
+        retry = spec.retry_of(node)
+        try:
+            result = await workflow.execute_activity(
+                activity,
+                inputs,
+                start_to_close_timeout=spec.timeout_of(node),
+                heartbeat_timeout=spec.heartbeat_of(node),
+                retry_policy=_retry_policy(retry),
+                summary=f"{node.id}: {activity}",
+            )
+        except ActivityError as error:
+            raise _failure(error, retry) from None
+        return unwrap(result)
+
+    async def _recover(self, node: NodeSpec, failure: _NodeFailed) -> None:
+        status = self._nodes[node.id]
+        status.attempts = failure.attempts or status.attempts
+        status.error, status.error_type = failure.message, failure.error_type
+        if node.on_failure == "skip":
+            status.reason = "skipped after failure (on_failure: skip)"
+            self._end(node.id, NodeState.SKIPPED)
+            return
+        fallback = node.fallback
+        if fallback is not None:
+            status.fallback = True
+            try:
+                inputs = fallback.inputs if fallback.inputs is not None else node.inputs
+                resolved = resolve(
+                    dict(inputs),
+                    {n: s.output for n, s in self._nodes.items() if s.state.finished},
+                    self._input.run_inputs if self._input else {},
+                    f"nodes.{node.id}.on_failure.fallback.inputs",
+                )
+                output, _ = await self._execute(node, fallback.activity, resolved)
+            except _NodeFailed as second:
+                status.error = f"{failure.message}; fallback {fallback.activity}: {second.message}"
+            except InvalidInputError as error:
+                status.error = f"{failure.message}; fallback {fallback.activity}: {error.message}"
+            else:
+                status.output = output
+                status.reason = f"fallback {fallback.activity} ran after: {failure.message}"
+                self._end(node.id, NodeState.SUCCEEDED)
+                return
+        self._end(node.id, NodeState.FAILED)
+        if self._input is not None and self._input.spec.fail_fast:
+            await self._stop_running(f"fail_fast: node {node.id} failed")
+
+    def _reuse(self, node_id: str, status: NodeStatus) -> bool:
+        assert self._input is not None
+        earlier = self._input.reuse.get(node_id)
+        if earlier is None or earlier.fingerprint != status.fingerprint:
+            return False
+        status.output = earlier.output
+        status.reason = f"reused from run {earlier.run_id}: same activity, inputs and upstream"
+        self._end(node_id, NodeState.SUCCEEDED)
+        return True
+
+    def _why_run(self, node_id: str) -> str | None:
+        assert self._input is not None
+        if self._input.resumed_from is None:
+            return None
+        if node_id in self._input.reuse:
+            return "ran: activity, inputs or upstream changed since the earlier run"
+        return "ran: it did not succeed in the earlier run (or is new)"
+
+    def _succeed(self, node_id: str, output: Any, attempts: int | None) -> None:
+        status = self._nodes[node_id]
+        status.output = output
+        status.attempts = attempts or max(status.attempts, 1)
+        self._end(node_id, NodeState.SUCCEEDED)
+
+    def _end(self, node_id: str, state: NodeState) -> None:
+        assert self._scheduler is not None
+        self._nodes[node_id].finished_at = workflow.now()
+        self._scheduler.finish(node_id, state)
+        self._tasks.pop(node_id, None)
+        self._changed = True
+        self._report_progress()
+
+    async def _stop_running(self, reason: str) -> None:
+        assert self._scheduler is not None
+        self._scheduler.cancel_pending(reason)
+        running = list(self._tasks.values())
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        self._changed = True
+
+    def _close(self, state: RunState) -> None:
+        self._state = state
+        self._status.finished_at = workflow.now()
+        self._report_progress(force=True)
+
+    def _report_progress(self, force: bool = False) -> None:
+        """Progress in tenths as a search attribute: one history event per 10%, not per node."""
+        assert self._scheduler is not None
+        if self._input is None or not self._input.search_attributes:
+            return
+        total = max(len(self._nodes), 1)
+        done = sum(n for state, n in self._scheduler.counts.items() if state.finished)
+        marks = done * 10 // total
+        if marks > self._progress_marks or (force and marks != self._progress_marks):
+            self._progress_marks = marks
+            workflow.upsert_search_attributes([PIT_PROGRESS.value_set(done / total)])
+
+
+def _retry_policy(retry: RetrySpec) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=retry.initial_interval,
+        backoff_coefficient=retry.backoff_coefficient,
+        maximum_interval=retry.maximum_interval,
+        maximum_attempts=retry.max_attempts,
+        non_retryable_error_types=list(retry.non_retryable_errors) or None,
+    )
+
+
+def _failure(error: ActivityError, retry: RetrySpec) -> _NodeFailed:
+    cause = error.cause
+    attempts: int | None = None
+    if error.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        attempts = retry.max_attempts
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        if isinstance(details, dict) and isinstance(details.get("attempt"), int):
+            attempts = details["attempt"]
+        return _NodeFailed(cause.message, cause.type, attempts)
+    if isinstance(cause, TimeoutError):
+        kind = cause.type.name.lower().replace("_", "-") if cause.type else "timeout"
+        return _NodeFailed(f"timed out ({kind})", "timeout", attempts)
+    return _NodeFailed(str(cause or error), None, attempts)
