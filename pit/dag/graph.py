@@ -144,7 +144,8 @@ def _topological_order(
 
 
 def find_cycle(parents: Mapping[str, list[str]]) -> list[str]:
-    """One cycle, in dependency order (each node depends on the one before it)."""
+    """One cycle, in dependency order (each node depends on the one before it), starting at
+    its node that comes first in `parents` (file order), so the message is stable."""
     colour: dict[str, int] = {}
     for start in parents:
         if colour.get(start):
@@ -161,8 +162,10 @@ def find_cycle(parents: Mapping[str, list[str]]) -> list[str]:
                 stack.append((node, next_child + 1))
                 dep = deps[next_child]
                 if colour.get(dep) == 1:
-                    cycle = path[path.index(dep) :]
-                    return list(reversed(cycle))
+                    cycle = list(reversed(path[path.index(dep) :]))
+                    rank = {node_id: i for i, node_id in enumerate(parents)}
+                    first = min(range(len(cycle)), key=lambda i: rank[cycle[i]])
+                    return cycle[first:] + cycle[:first]
                 if not colour.get(dep):
                     stack.append((dep, 0))
             else:
@@ -176,7 +179,11 @@ _ON_FAILURE_RULE = "must be fail, skip, or {fallback: {activity: NAME, inputs: {
 
 def _pydantic_problems(errors: list[Any]) -> list[str]:
     lines: list[str] = []
+    locations = [tuple(error["loc"]) for error in errors]
     for error in errors:
+        here = tuple(error["loc"])
+        if any(len(other) > len(here) and other[: len(here)] == here for other in locations):
+            continue  # a container's complaint that only repeats its items' problems
         line = _pydantic_problem(error)
         if line not in lines:
             lines.append(line)
@@ -195,5 +202,7 @@ def _pydantic_problem(error: Any) -> str:
     rule = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
     rule = rule.removeprefix("Value error, ")
     value = error.get("input")
-    shown = repr(value) if not isinstance(value, dict) else "{...}"
+    shown = (
+        "{...}" if isinstance(value, dict) else "[...]" if isinstance(value, list) else repr(value)
+    )
     return f"{location or 'dag'}: {shown}: {rule}"

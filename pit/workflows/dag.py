@@ -11,7 +11,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pit.common.errors import InvalidInputError, WorkFailedError
@@ -182,6 +188,8 @@ class DagWorkflow:
                 summary=f"{node.id}: {activity}",
             )
         except ActivityError as error:
+            if is_cancelled_exception(error):
+                raise asyncio.CancelledError from None
             raise _failure(error, retry) from None
         return unwrap(result)
 

@@ -1,0 +1,174 @@
+"""`pit run` and `pit dag ...` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def pit(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pit", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`pit dev` serving the test activities; yields its address."""
+    home = tmp_path_factory.mktemp("dev")
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pit",
+            "dev",
+            "--no-ui",
+            "--json",
+            "--activities",
+            "tests.dag.support:ACTIVITIES",
+        ],
+        cwd=home,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as dev:
+        assert dev.stdout is not None
+        address = json.loads(dev.stdout.readline())["address"]
+        try:
+            yield address
+        finally:
+            dev.terminate()
+            dev.wait(timeout=30)
+
+
+def test_run_with_embedded_server_prints_the_status_document(tmp_path: Path) -> None:
+    result = pit(
+        "run", str(ROOT / "examples" / "hello.yaml"), "--input", "who=world", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["status"] == "succeeded"
+    assert status["nodes"]["report"]["output"] == {"message": "hello, world: 2\n"}
+    assert status["started_at"].endswith("Z") and len(status["started_at"]) == 24  # ms precision
+    assert set(status["nodes"]["greet"]) >= {
+        "state",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "output",
+        "error",
+        "fallback",
+    }
+
+
+def test_invalid_dag_exits_2_with_a_line_per_problem_and_starts_nothing(tmp_path: Path) -> None:
+    dag = tmp_path / "bad.yaml"
+    dag.write_text(
+        "name: bad\nnodes:\n"
+        "  - {id: a, activity: pit.echo, depends_on: [b]}\n"
+        "  - {id: b, activity: pit.echo, depends_on: [a]}\n"
+        "  - {id: c, activity: demo.unknown, timeout: soon}\n"
+    )
+    result = pit("run", str(dag), cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "pit: error: nodes[2].timeout: 'soon': a duration such as 250ms, 30s, 5m, "
+        "1h30m, 7d (units ms s m h d w) or seconds"
+    ]
+    dag.write_text(dag.read_text().replace(", timeout: soon", ""))
+    lines = pit("run", str(dag), cwd=tmp_path).stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert "nodes[2].activity: 'demo.unknown'" in lines[0]
+    assert "cycle a -> b -> a" in lines[1]
+    assert not (tmp_path / ".pit").exists()
+
+
+def test_failed_run_exits_1_then_status_and_resume(dev_server: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.touch()
+    log = tmp_path / "log.jsonl"
+    dag = tmp_path / "flow.yaml"
+    dag.write_text(
+        "name: flow\ndefaults: {retry: {max_attempts: 1}}\nnodes:\n"
+        f"  - {{id: one, activity: test.gate, inputs: {{node: one, log: '{log}', blocker: '{tmp_path}/no'}}}}\n"
+        f"  - {{id: two, activity: test.gate, depends_on: [one], inputs: {{node: two, log: '{log}', blocker: '{blocker}'}}}}\n"
+    )
+    first = pit("--temporal", dev_server, "run", str(dag), "--id", "flow-1", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    assert "flow-1: failed" in first.stdout
+
+    status = pit("--temporal", dev_server, "dag", "status", "flow-1", "--json", cwd=tmp_path)
+    assert status.returncode == 1
+    assert json.loads(status.stdout)["nodes"]["two"]["state"] == "failed"
+
+    blocker.unlink()
+    resumed = pit("--temporal", dev_server, "dag", "resume", "flow-1", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert document["run_id"] == "flow-1-r1"
+    assert "reused" in document["nodes"]["one"]["reason"]
+    assert [json.loads(line)["node"] for line in log.read_text().splitlines()] == [
+        "one",
+        "two",
+        "two",
+    ]
+
+    listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
+    assert {"flow-1", "flow-1-r1"} <= {run["run_id"] for run in json.loads(listed.stdout)}
+
+
+def test_no_wait_then_cancel(dev_server: str, tmp_path: Path) -> None:
+    dag = tmp_path / "long.yaml"
+    dag.write_text(
+        "name: long\nnodes:\n  - {id: nap, activity: pit.sleep, heartbeat: 2s, inputs: {seconds: 60}}\n"
+    )
+    started = pit(
+        "--temporal",
+        dev_server,
+        "run",
+        str(dag),
+        "--id",
+        "long-1",
+        "--no-wait",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["run_id"] == "long-1"
+    assert pit("--temporal", dev_server, "dag", "cancel", "long-1", cwd=tmp_path).returncode == 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown = pit("--temporal", dev_server, "dag", "status", "long-1", "--json", cwd=tmp_path)
+        if json.loads(shown.stdout)["status"] == "cancelled":
+            break
+        time.sleep(0.5)
+    assert json.loads(shown.stdout)["nodes"]["nap"]["state"] == "cancelled"
+
+
+def test_unknown_run_is_a_clear_not_found(dev_server: str, tmp_path: Path) -> None:
+    result = pit("--temporal", dev_server, "dag", "status", "no-such-run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no DAG run 'no-such-run'" in result.stderr
