@@ -19,8 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.dag.graph import Graph
-from pit.dag.run import DAG_WORKFLOW, DagRunInput, ReusedNode
-from pit.dag.status import DagStatus, NodeState
+from pit.dag.run import DAG_WORKFLOW, STATUS_PAGE, DagRunInput, ReusedNode, StatusPage
+from pit.dag.status import DagStatus, NodeState, Progress
 from pit.infra.temporal.search_attributes import (
     PIT_DAG,
     PIT_KIND,
@@ -93,14 +93,46 @@ async def start_run(
 
 
 async def run_status(client: Client, run_id: str) -> DagStatus:
+    """The whole status document, read a page of nodes at a time."""
+    status = await _status_page(client, run_id, 0)
+    while status.nodes_offset + len(status.nodes) < status.nodes_total:
+        more = await _status_page(client, run_id, len(status.nodes))
+        if not more.nodes:
+            break
+        status.nodes.update(more.nodes)
+    status.nodes_offset = 0
+    return status
+
+
+async def complete_status(client: Client, summary: DagStatus) -> DagStatus:
+    """`summary` (a workflow result) with every node, querying for any it lacks."""
+    if len(summary.nodes) >= summary.nodes_total:
+        return summary
+    return await run_status(client, summary.run_id)
+
+
+async def _status_page(client: Client, run_id: str, offset: int) -> DagStatus:
     handle = client.get_workflow_handle(run_id)
     try:
         status: DagStatus = await handle.query(
-            "status", result_type=DagStatus, rpc_timeout=QUERY_TIMEOUT
+            "status",
+            StatusPage(offset=offset, limit=STATUS_PAGE),
+            result_type=DagStatus,
+            rpc_timeout=QUERY_TIMEOUT,
         )
     except RPCError as error:
         raise _rpc_error(error, run_id) from None
     return status
+
+
+async def run_progress(client: Client, run_id: str) -> Progress | None:
+    try:
+        progress: Progress | None = await client.get_workflow_handle(run_id).query(
+            "progress", result_type=Progress, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError as error:
+        raise _rpc_error(error, run_id) from None
+    return progress
 
 
 async def run_state(client: Client, run_id: str) -> WorkflowExecutionStatus | None:

@@ -11,17 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import progress as bars
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.cli._app import CliState, cli
 from pit.cli._dag_client import (
     cancel_run,
+    complete_status,
     list_runs,
     reusable_nodes,
     run_input,
+    run_progress,
     run_status,
     start_run,
 )
@@ -30,7 +32,7 @@ from pit.common.config import Settings
 from pit.common.errors import InvalidInputError
 from pit.dag.graph import Graph, check_graph
 from pit.dag.loader import load_dag
-from pit.dag.status import DagStatus, NodeState, RunState
+from pit.dag.status import DagStatus, NodeState, Progress, RunState
 from pit.infra.temporal import TemporalSession, open_temporal
 from pit.workers import build_worker
 from pit.workers.registry import activity_name, collect_activities
@@ -107,29 +109,26 @@ async def watch(
     if show_bar:
         console = Console(stderr=True)
         columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
+            bars.TextColumn("[bold]{task.description}"),
+            bars.BarColumn(),
+            bars.MofNCompleteColumn(),
+            bars.TextColumn("{task.fields[detail]}"),
+            bars.TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console, transient=True) as bar:
+        with bars.Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(handle.id, total=total, detail="")
             while not result.done():
                 with contextlib.suppress(Exception):
-                    status = await run_status(client, handle.id)
-                    if status.progress is not None:
-                        bar.update(task, completed=status.progress.done, detail=_detail(status))
+                    progress = await run_progress(client, handle.id)
+                    if progress is not None:
+                        bar.update(task, completed=progress.done, detail=_detail(progress))
                 await asyncio.wait({result}, timeout=0.5)
     final = await result
     _print_status(final, as_json)
     return 0 if final.status is RunState.SUCCEEDED else EXIT_FAILED
 
 
-def _detail(status: DagStatus) -> str:
-    progress = status.progress
-    if progress is None:
-        return ""
+def _detail(progress: Progress) -> str:
     parts = [f"running {progress.running}"]
     if progress.failed:
         parts.append(f"failed {progress.failed}")
@@ -140,7 +139,7 @@ def _detail(status: DagStatus) -> str:
 
 async def _outcome(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
     try:
-        return await handle.result()
+        return await complete_status(client, await handle.result())
     except WorkflowFailureError:
         # failed or cancelled: the status query still answers from the closed run
         return await run_status(client, handle.id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from pit.dag.spec import DagSpec
 from pit.dag.status import NodeStatus
@@ -26,11 +27,31 @@ class ReusedNode(BaseModel):
 
 
 class CarriedState(BaseModel):
-    """What a run hands to itself across continue-as-new."""
+    """What a run hands to itself across continue-as-new: node states, zlib-compressed JSON,
+    so that tens of thousands of nodes stay under Temporal's 2 MB payload limit."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     started_at: datetime
-    nodes: dict[str, NodeStatus]
+    packed_nodes: bytes
     progress_marks: int = 0
+
+    @classmethod
+    def pack(
+        cls, started_at: datetime, nodes: dict[str, NodeStatus], progress_marks: int
+    ) -> CarriedState:
+        data = _NODES.dump_json(nodes, exclude_defaults=True)
+        return cls(
+            started_at=started_at,
+            packed_nodes=zlib.compress(data, 6),
+            progress_marks=progress_marks,
+        )
+
+    def nodes(self) -> dict[str, NodeStatus]:
+        return _NODES.validate_json(zlib.decompress(self.packed_nodes))
+
+
+_NODES: TypeAdapter[dict[str, NodeStatus]] = TypeAdapter(dict[str, NodeStatus])
 
 
 class DagRunInput(BaseModel):
@@ -45,6 +66,17 @@ class DagRunInput(BaseModel):
     """Report progress as the PitProgress search attribute (it must be registered)."""
     continue_after_events: int = 10_000
     """Continue-as-new once history is this long (or when the server suggests it)."""
+
+
+class StatusPage(BaseModel):
+    """Arguments of the `status` query: which slice of the nodes (file order) to include."""
+
+    offset: int = Field(default=0, ge=0)
+    limit: int | None = Field(default=None, ge=0)
+
+
+STATUS_PAGE = 2000
+"""Nodes per `status` query page: keeps each answer far below gRPC's message limit."""
 
 
 def unwrap(result: Any) -> tuple[Any, int | None]:

@@ -79,6 +79,9 @@ class DagStatus(BaseModel):
     nodes: dict[str, NodeStatus] = Field(default_factory=dict)
     progress: Progress | None = None
     resumed_from: str | None = None
+    nodes_total: int = 0
+    nodes_offset: int = 0
+    """`nodes` holds nodes_offset .. nodes_offset + len(nodes) of nodes_total (file order)."""
 
     @field_serializer("started_at", "finished_at", when_used="json")
     def _times(self, value: datetime | None) -> str | None:

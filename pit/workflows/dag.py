@@ -7,6 +7,7 @@ by replay, and a long run continues-as-new carrying its node states, under one w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from temporalio import workflow
@@ -24,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.estimate import fingerprint, remaining_seconds
     from pit.dag.graph import Graph, check_graph
     from pit.dag.refs import resolve
-    from pit.dag.run import CarriedState, DagRunInput, unwrap
+    from pit.dag.run import STATUS_PAGE, CarriedState, DagRunInput, StatusPage, unwrap
     from pit.dag.scheduler import Scheduler
     from pit.dag.spec import NodeSpec, RetrySpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
@@ -59,7 +60,8 @@ class DagWorkflow:
         self._graph = check_graph(run.spec)
         self._specs = {node.id: node for node in run.spec.nodes}
         carried = run.carried
-        self._nodes = carried.nodes if carried else {n.id: NodeStatus() for n in run.spec.nodes}
+        self._nodes = carried.nodes() if carried else {n.id: NodeStatus() for n in run.spec.nodes}
+        self._outputs = _Outputs(self._nodes)
         self._progress_marks = carried.progress_marks if carried else 0
         started_at = carried.started_at if carried else workflow.now()
         self._status = DagStatus(
@@ -84,25 +86,42 @@ class DagWorkflow:
                 f"{len(failed)} of {len(self._nodes)} nodes failed: {shown}", failed=failed
             )
         self._close(RunState.SUCCEEDED)
-        return self.status()
+        # the result is a summary: a page of nodes at most (payloads are capped at 2 MB)
+        return self.status(StatusPage(limit=STATUS_PAGE))
 
     @workflow.query(name="status")
-    def status(self) -> DagStatus:
-        status = self._status.model_copy(update={"nodes": self._nodes, "status": self._state})
-        if self._scheduler is not None and self._graph is not None:
-            counts = self._scheduler.counts
-            finished = sum(n for state, n in counts.items() if state.finished)
-            eta = None
-            if self._state is RunState.RUNNING:
-                eta = remaining_seconds(self._graph, self._nodes, workflow.now())
-            status.progress = Progress(
-                total=len(self._nodes),
-                done=finished,
-                running=counts[NodeState.RUNNING],
-                failed=counts[NodeState.FAILED] + counts[NodeState.UPSTREAM_FAILED],
-                eta_seconds=eta,
-            )
-        return status
+    def status(self, page: StatusPage | None = None) -> DagStatus:
+        """The status document; large runs are read a page of nodes at a time."""
+        page = page or StatusPage(limit=STATUS_PAGE)
+        ids = list(self._nodes)
+        end = len(ids) if page.limit is None else page.offset + page.limit
+        chosen = {node_id: self._nodes[node_id] for node_id in ids[page.offset : end]}
+        return self._status.model_copy(
+            update={
+                "nodes": chosen,
+                "status": self._state,
+                "progress": self.progress(),
+                "nodes_total": len(ids),
+                "nodes_offset": page.offset,
+            }
+        )
+
+    @workflow.query(name="progress")
+    def progress(self) -> Progress | None:
+        """Counts and the critical-path estimate, without the nodes: cheap to poll."""
+        if self._scheduler is None or self._graph is None:
+            return None
+        counts = self._scheduler.counts
+        eta = None
+        if self._state is RunState.RUNNING:
+            eta = remaining_seconds(self._graph, self._nodes, workflow.now())
+        return Progress(
+            total=len(self._nodes),
+            done=sum(n for state, n in counts.items() if state.finished),
+            running=counts[NodeState.RUNNING],
+            failed=counts[NodeState.FAILED] + counts[NodeState.UPSTREAM_FAILED],
+            eta_seconds=eta,
+        )
 
     @workflow.query(name="input")
     def input(self) -> DagRunInput:
@@ -119,10 +138,10 @@ class DagWorkflow:
                 workflow.continue_as_new(
                     run.model_copy(
                         update={
-                            "carried": CarriedState(
-                                started_at=self._status.started_at or workflow.now(),
-                                nodes=self._nodes,
-                                progress_marks=self._progress_marks,
+                            "carried": CarriedState.pack(
+                                self._status.started_at or workflow.now(),
+                                self._nodes,
+                                self._progress_marks,
                             )
                         }
                     )
@@ -158,7 +177,7 @@ class DagWorkflow:
             try:
                 inputs = resolve(
                     dict(node.inputs),
-                    {n: s.output for n, s in self._nodes.items() if s.state.finished},
+                    self._outputs,
                     self._input.run_inputs,
                     f"nodes.{node_id}.inputs",
                 )
@@ -208,7 +227,7 @@ class DagWorkflow:
                 inputs = fallback.inputs if fallback.inputs is not None else node.inputs
                 resolved = resolve(
                     dict(inputs),
-                    {n: s.output for n, s in self._nodes.items() if s.state.finished},
+                    self._outputs,
                     self._input.run_inputs if self._input else {},
                     f"nodes.{node.id}.on_failure.fallback.inputs",
                 )
@@ -284,6 +303,25 @@ class DagWorkflow:
         if marks > self._progress_marks or (force and marks != self._progress_marks):
             self._progress_marks = marks
             workflow.upsert_search_attributes([PIT_PROGRESS.value_set(done / total)])
+
+
+class _Outputs(Mapping[str, Any]):
+    """Finished nodes' outputs, looked up in O(1) (references only name ancestors)."""
+
+    def __init__(self, nodes: dict[str, NodeStatus]) -> None:
+        self._nodes = nodes
+
+    def __getitem__(self, node_id: str) -> Any:
+        status = self._nodes[node_id]
+        if not status.state.finished:
+            raise KeyError(node_id)
+        return status.output
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, s in self._nodes.items() if s.state.finished)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _retry_policy(retry: RetrySpec) -> RetryPolicy:
