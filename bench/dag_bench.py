@@ -36,7 +36,7 @@ MARKS: dict[str, float] = {}
 @activity.defn(name="bench.mark")
 async def mark(inputs: dict[str, Any]) -> dict[str, Any]:
     MARKS[inputs["node"]] = time.perf_counter()
-    return {}
+    return {"node": inputs["node"]}
 
 
 def wide(count: int) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def chain(count: int, activity_name: str = "pit.echo") -> dict[str, Any]:
         {"id": "n0", "activity": activity_name, "inputs": {"node": "n0"}}
     ]
     for i in range(1, count):
-        inputs = {"node": f"n{i}", "prev": f"${{nodes.n{i - 1}.output}}"}
+        inputs = {"node": f"n{i}", "prev": f"${{nodes.n{i - 1}.output.node}}"}
         nodes.append({"id": f"n{i}", "activity": activity_name, "inputs": inputs})
     return {"name": f"chain-{count}", "nodes": nodes}
 

@@ -72,8 +72,8 @@ async def start_run(
     try:
         return await client.start_workflow(
             DAG_WORKFLOW,
-            DagRunInput(
-                spec=spec,
+            DagRunInput.for_spec(
+                spec,
                 run_inputs=dict(run_inputs or {}),
                 reuse=dict(reuse or {}),
                 resumed_from=resumed_from,

@@ -279,7 +279,7 @@ async def _resume(
         if earlier.status is RunState.RUNNING:
             raise InvalidInputError.for_field("RUN_ID", run_id, "is still running")
         original = await run_input(session.client, run_id)
-        graph = graph or check_graph(original.spec)
+        graph = graph or check_graph(original.dag_spec())
         handle = await start_run(
             session.client,
             graph,

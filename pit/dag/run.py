@@ -6,7 +6,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from pit.dag.spec import DagSpec
 from pit.dag.status import NodeStatus
@@ -54,10 +54,16 @@ class CarriedState(BaseModel):
 _NODES: TypeAdapter[dict[str, NodeStatus]] = TypeAdapter(dict[str, NodeStatus])
 
 
-class DagRunInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+PACK_SPEC_OVER = 64 * 1024
+"""A DAG spec larger than this (as JSON) travels zlib-compressed."""
 
-    spec: DagSpec
+
+class DagRunInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+    spec: DagSpec | None = None
+    packed_spec: bytes | None = None
+    """The spec as zlib-compressed JSON, for graphs too big for a 2 MB payload otherwise."""
     run_inputs: dict[str, Any] = Field(default_factory=dict)
     reuse: dict[str, ReusedNode] = Field(default_factory=dict)
     resumed_from: str | None = None
@@ -66,6 +72,25 @@ class DagRunInput(BaseModel):
     """Report progress as the PitProgress search attribute (it must be registered)."""
     continue_after_events: int = 10_000
     """Continue-as-new once history is this long (or when the server suggests it)."""
+
+    @model_validator(mode="after")
+    def _one_spec(self) -> DagRunInput:
+        if (self.spec is None) == (self.packed_spec is None):
+            raise ValueError("exactly one of spec and packed_spec")
+        return self
+
+    @classmethod
+    def for_spec(cls, spec: DagSpec, **fields: Any) -> DagRunInput:
+        data = spec.model_dump_json(exclude_defaults=True).encode()
+        if len(data) > PACK_SPEC_OVER:
+            return cls(packed_spec=zlib.compress(data, 6), **fields)
+        return cls(spec=spec, **fields)
+
+    def dag_spec(self) -> DagSpec:
+        if self.spec is not None:
+            return self.spec
+        assert self.packed_spec is not None
+        return DagSpec.model_validate_json(zlib.decompress(self.packed_spec))
 
 
 class StatusPage(BaseModel):

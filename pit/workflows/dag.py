@@ -53,20 +53,22 @@ class DagWorkflow:
         self._status = DagStatus(run_id="", dag="", status=RunState.RUNNING)
         self._progress_marks = 0
         self._specs: dict[str, NodeSpec] = {}
+        self._outputs = _Outputs(self._nodes)
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
         self._input = run
-        self._graph = check_graph(run.spec)
-        self._specs = {node.id: node for node in run.spec.nodes}
+        spec = run.dag_spec()
+        self._graph = check_graph(spec)
+        self._specs = {node.id: node for node in spec.nodes}
         carried = run.carried
-        self._nodes = carried.nodes() if carried else {n.id: NodeStatus() for n in run.spec.nodes}
+        self._nodes = carried.nodes() if carried else {n.id: NodeStatus() for n in spec.nodes}
         self._outputs = _Outputs(self._nodes)
         self._progress_marks = carried.progress_marks if carried else 0
         started_at = carried.started_at if carried else workflow.now()
         self._status = DagStatus(
             run_id=workflow.info().workflow_id,
-            dag=run.spec.name,
+            dag=spec.name,
             status=RunState.RUNNING,
             started_at=started_at,
             resumed_from=run.resumed_from,
@@ -131,7 +133,7 @@ class DagWorkflow:
     async def _drive(self, run: DagRunInput) -> None:
         scheduler = self._scheduler
         assert scheduler is not None
-        limit = run.spec.parallel_limit
+        limit = self._graph.spec.parallel_limit if self._graph else 1
         while not scheduler.finished:
             if self._should_continue(run):
                 await workflow.wait_condition(lambda: scheduler.running == 0)
@@ -194,8 +196,8 @@ class DagWorkflow:
             await self._recover(node, failure)
 
     async def _execute(self, node: NodeSpec, activity: str, inputs: Any) -> tuple[Any, int | None]:
-        assert self._input is not None
-        spec = self._input.spec
+        assert self._graph is not None
+        spec = self._graph.spec
         retry = spec.retry_of(node)
         try:
             result = await workflow.execute_activity(
@@ -242,7 +244,7 @@ class DagWorkflow:
                 self._end(node.id, NodeState.SUCCEEDED)
                 return
         self._end(node.id, NodeState.FAILED)
-        if self._input is not None and self._input.spec.fail_fast:
+        if self._graph is not None and self._graph.spec.fail_fast:
             await self._stop_running(f"fail_fast: node {node.id} failed")
 
     def _reuse(self, node_id: str, status: NodeStatus) -> bool:
