@@ -29,13 +29,13 @@ def remaining_seconds(graph: Graph, nodes: dict[str, NodeStatus], now: datetime)
     for node in graph.spec.nodes:
         status = nodes[node.id]
         if status.started_at and status.finished_at and status.state is NodeState.SUCCEEDED:
-            seen[node.activity].append((status.finished_at - status.started_at).total_seconds())
+            seen[node.step].append((status.finished_at - status.started_at).total_seconds())
     if not seen:
         return None
     everything = [d for durations in seen.values() for d in durations]
     overall = sum(everything) / len(everything)
     mean = {activity: sum(d) / len(d) for activity, d in seen.items()}
-    activity_of = {node.id: node.activity for node in graph.spec.nodes}
+    activity_of = {node.id: node.step for node in graph.spec.nodes}
     finish: dict[str, float] = {}
     for node_id in graph.order:
         status = nodes[node_id]

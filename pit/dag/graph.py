@@ -75,6 +75,8 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
             elif dep == node.id:
                 problems.append(f"nodes[{position}].depends_on: {dep!r}: a node cannot need itself")
         problems += _unknown_activities(node, position, known_activities)
+        if node.dag is not None:
+            problems += _child_problems(node.dag, position, known_activities)
         parents[node.id] = [d for d in dict.fromkeys(wanted) if d in index and d != node.id]
 
     order = _topological_order(spec, parents, index)
@@ -96,11 +98,19 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
     )
 
 
+def _child_problems(child: DagSpec, position: int, known: Collection[str] | None) -> list[str]:
+    try:
+        check_graph(child, known)
+    except DagInvalidError as error:
+        return [f"nodes[{position}].dag.{problem}" for problem in error.problems]
+    return []
+
+
 def _unknown_activities(node: NodeSpec, position: int, known: Collection[str] | None) -> list[str]:
     if known is None:
         return []
     fallback = node.fallback
-    names = [("activity", node.activity)]
+    names = [("activity", node.activity)] if node.activity is not None else []
     if fallback is not None:
         names.append(("on_failure.fallback.activity", fallback.activity))
     return [

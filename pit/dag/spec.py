@@ -63,7 +63,10 @@ class Defaults(_Strict):
 
 class NodeSpec(_Strict):
     id: str
-    activity: str
+    activity: str | None = None
+    dag: DagSpec | None = None
+    """A child graph instead of an activity: run as a child workflow whose `${inputs.*}` are
+    this node's resolved inputs; its output maps each of its sink nodes to that node's output."""
     depends_on: tuple[str, ...] = ()
     inputs: dict[str, Any] = Field(default_factory=dict)
     timeout: Duration | None = None
@@ -82,8 +85,22 @@ class NodeSpec(_Strict):
 
     @field_validator("activity")
     @classmethod
-    def _activity_name(cls, value: str) -> str:
-        return _check_activity(value)
+    def _activity_name(cls, value: str | None) -> str | None:
+        return None if value is None else _check_activity(value)
+
+    @model_validator(mode="after")
+    def _one_kind_of_step(self) -> NodeSpec:
+        if (self.activity is None) == (self.dag is None):
+            raise ValueError("a node has exactly one of activity and dag")
+        return self
+
+    @property
+    def step(self) -> str:
+        """What the node runs, for fingerprints and messages: the activity or the child graph."""
+        if self.activity is not None:
+            return self.activity
+        assert self.dag is not None
+        return f"dag:{self.dag.name}"
 
     @property
     def fallback(self) -> FallbackSpec | None:
@@ -115,3 +132,6 @@ def _check_activity(value: str) -> str:
     if ACTIVITY_NAME.fullmatch(value) is None:
         raise ValueError("an activity name such as pit.shell or mypkg.review")
     return value
+
+
+NodeSpec.model_rebuild()

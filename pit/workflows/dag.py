@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
+    ChildWorkflowError,
     RetryState,
     TimeoutError,
     is_cancelled_exception,
@@ -186,11 +187,16 @@ class DagWorkflow:
             except InvalidInputError as error:
                 raise _NodeFailed(error.message, error.code, 0) from None
             parents = [self._nodes[p].fingerprint for p in self._graph.parents[node_id]]
-            status.fingerprint = fingerprint(node.activity, inputs, parents)
+            status.fingerprint = fingerprint(_step_identity(node), inputs, parents)
             if self._reuse(node_id, status):
                 return
             status.reason = status.reason or self._why_run(node_id)
-            output, attempts = await self._execute(node, node.activity, inputs)
+            attempts: int | None = 1
+            if node.dag is not None:
+                output = await self._run_child(node, inputs)
+            else:
+                assert node.activity is not None
+                output, attempts = await self._execute(node, node.activity, inputs)
             self._succeed(node_id, output, attempts)
         except _NodeFailed as failure:
             await self._recover(node, failure)
@@ -213,6 +219,34 @@ class DagWorkflow:
                 raise asyncio.CancelledError from None
             raise _failure(error, retry) from None
         return unwrap(result)
+
+    async def _run_child(self, node: NodeSpec, inputs: Any) -> dict[str, Any]:
+        """A child graph as a child workflow; its output maps its sink nodes to their outputs."""
+        assert node.dag is not None and self._input is not None
+        child_id = f"{workflow.info().workflow_id}.{node.id}"
+        self._nodes[node.id].reason = f"child graph run {child_id}"
+        try:
+            result = await workflow.execute_child_workflow(
+                "pit.dag",
+                DagRunInput.for_spec(
+                    node.dag,
+                    run_inputs=inputs if isinstance(inputs, dict) else {"value": inputs},
+                    search_attributes=self._input.search_attributes,
+                ),
+                id=child_id,
+                result_type=DagStatus,
+                run_timeout=node.timeout,
+                static_summary=f"child graph {node.dag.name} of {node.id}",
+            )
+        except ChildWorkflowError as error:
+            if is_cancelled_exception(error):
+                raise asyncio.CancelledError from None
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+            raise _NodeFailed(f"child graph {child_id}: {message}", "work_failed", 1) from None
+        child = check_graph(node.dag)
+        sinks = [node_id for node_id in child.order if not child.children[node_id]]
+        return {sink: result.nodes[sink].output for sink in sinks if sink in result.nodes}
 
     async def _recover(self, node: NodeSpec, failure: _NodeFailed) -> None:
         status = self._nodes[node.id]
@@ -324,6 +358,13 @@ class _Outputs(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _step_identity(node: NodeSpec) -> str:
+    """What a fingerprint hashes for the step itself: a child graph's whole spec."""
+    if node.dag is None:
+        return node.step
+    return f"{node.step}:{node.dag.model_dump_json()}"
 
 
 def _retry_policy(retry: RetrySpec) -> RetryPolicy:

@@ -332,3 +332,47 @@ async def test_long_run_continues_as_new_under_one_id(
     runs = [r async for r in temporal_client.list_workflows(f"WorkflowId = '{run_id}'")]
     assert len(runs) >= 3, "the run never continued-as-new"
     assert handle.run_id != (await temporal_client.get_workflow_handle(run_id).describe()).run_id
+
+
+async def test_child_graph_runs_as_a_child_workflow_with_its_sinks_as_output(
+    temporal_client: Client, dag_worker: str
+) -> None:
+    child = {
+        "name": "inner",
+        "nodes": [
+            {"id": "double", "activity": "pit.echo", "inputs": {"v": "${inputs.x}${inputs.x}"}},
+            {"id": "wrap", "activity": "pit.echo", "inputs": {"w": "[${nodes.double.output.v}]"}},
+        ],
+    }
+    data = {
+        "name": "outer",
+        "nodes": [
+            {"id": "seed", "activity": "pit.echo", "inputs": {"x": "ab"}},
+            {"id": "sub", "dag": child, "inputs": {"x": "${nodes.seed.output.x}"}},
+            {"id": "use", "activity": "pit.echo", "inputs": {"got": "${nodes.sub.output.wrap.w}"}},
+        ],
+    }
+    status = await run_dag(temporal_client, dag_worker, data, run_id=f"outer-{dag_worker}")
+    assert status.status is RunState.SUCCEEDED
+    assert status.nodes["sub"].output == {"wrap": {"w": "[abab]"}}
+    assert status.nodes["use"].output == {"got": "[abab]"}
+    inner = await run_status(temporal_client, f"outer-{dag_worker}.sub")
+    assert inner.status is RunState.SUCCEEDED and set(inner.nodes) == {"double", "wrap"}
+
+
+async def test_failed_child_graph_fails_its_node(temporal_client: Client, dag_worker: str) -> None:
+    child = {
+        "name": "inner",
+        "nodes": [{"id": "bad", "activity": "test.flaky", "retry": {"max_attempts": 1}}],
+    }
+    data = {
+        "name": "outer",
+        "nodes": [
+            {"id": "sub", "dag": child},
+            {"id": "after", "activity": "pit.echo", "depends_on": ["sub"]},
+        ],
+    }
+    status = await run_dag(temporal_client, dag_worker, data)
+    assert status.nodes["sub"].state is NodeState.FAILED
+    assert "1 of 1 nodes failed: bad" in (status.nodes["sub"].error or "")
+    assert status.nodes["after"].state is NodeState.UPSTREAM_FAILED

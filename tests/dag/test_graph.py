@@ -110,3 +110,13 @@ def test_empty_graph_and_missing_name_are_refused() -> None:
 def test_parallel_limit_never_exceeds_the_engine_cap() -> None:
     assert parse_dag(dag(node("a"), max_parallel=10_000)).spec.parallel_limit == 500
     assert parse_dag(dag(node("a"), max_parallel=3)).spec.parallel_limit == 3
+
+
+def test_child_graph_problems_are_reported_with_their_path() -> None:
+    child = {"name": "inner", "nodes": [node("x", depends_on=["y"]), node("y", depends_on=["x"])]}
+    found = problems(dag(node("a"), {"id": "sub", "dag": child}))
+    assert found == ["nodes[1].dag.nodes: cycle x -> y -> x: a DAG must not have cycles"]
+    both = problems(
+        dag({"id": "a", "activity": "pit.echo", "dag": {"name": "i", "nodes": [node("z")]}})
+    )
+    assert "exactly one of activity and dag" in both[0]
