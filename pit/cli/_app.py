@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,12 @@ def cli(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `pit` script: run a command and exit with its code."""
-    sys.exit(run(argv))
+    code = run(argv)
+    # temporalio's Rust threads can abort interpreter finalization (SIGABRT after the work
+    # succeeded: temporalio/sdk-python#300); everything is done and flushed, so skip it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
