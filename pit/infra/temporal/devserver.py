@@ -23,7 +23,11 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import RetryConfig, RPCError
 
 from pit.common.errors import BackendUnavailableError, ConfigError
 from pit.common.fs import atomic_write
@@ -206,7 +210,7 @@ class _DevServer:
                     f"temporal: the embedded server exited with {self.process.returncode}: "
                     f"{_last_line(log_path)} (full log: {log_path})"
                 )
-            if await _port_open(self.port) and (
+            if await _serving(self.info.address) and (
                 self.ui_port is None or await asyncio.to_thread(_http_ok, self.info.ui_url)
             ):
                 return
@@ -230,15 +234,20 @@ class _DevServer:
             await process.wait()
 
 
-async def _port_open(port: int) -> bool:
+async def _serving(address: str) -> bool:
+    """True when a Temporal frontend answers a health check at `address` (an open port
+    alone could be somebody else's)."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
-    except (OSError, TimeoutError):
+        client = await asyncio.wait_for(
+            Client.connect(address, connect_timeout=timedelta(seconds=1), retry_config=_ONCE),
+            2.0,
+        )
+        return await asyncio.wait_for(client.service_client.check_health(), 2.0)
+    except (RuntimeError, OSError, TimeoutError, RPCError):
         return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
+
+
+_ONCE = RetryConfig(max_retries=0, max_elapsed_time_millis=1000)
 
 
 def _http_ok(url: str | None) -> bool:
