@@ -39,6 +39,7 @@ class Filter(BaseModel):
     field: `name` (op `prefix` or `eq`), `media_type`, `tag` (op `eq`: has the tag),
     `created_at`, `size`, `version`, or `meta.<key>` for a metadata key.
     op: eq, ne, gt, gte, lt, lte, prefix. Ranges work on numbers and on ISO-8601 times.
+    `ne` also matches documents that lack the field or metadata key.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -56,7 +57,8 @@ class SearchQuery(BaseModel):
     filters: tuple[Filter, ...] = ()
     limit: int = Field(default=20, ge=1, le=1000)
     latest_only: bool = False
-    """Only the newest version of each artifact."""
+    """Only the newest *matching* version of each artifact, ranked by the best score among
+    that artifact's matching versions."""
 
 
 class SearchHit(BaseModel):
@@ -68,7 +70,8 @@ class SearchHit(BaseModel):
     media_type: str
     size: int
     score: float
-    """Higher is better; comparable only within one result list."""
+    """Higher is better; comparable only within one result list; 0.0 for filter-only
+    queries (which also have an empty snippet)."""
     snippet: str = ""
     """A short excerpt around the match, with matched terms in [brackets]."""
 
@@ -79,6 +82,7 @@ class AccessStats(BaseModel):
     count: int = 0
     """Accesses at or after `since` (all accesses when `since` is None)."""
     last_access: datetime | None = None
+    """The last access ever, even when `since` brings `count` to 0."""
 
 
 class SearchIndex(Protocol):
