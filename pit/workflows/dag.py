@@ -55,6 +55,7 @@ class DagWorkflow:
         self._progress_marks = 0
         self._specs: dict[str, NodeSpec] = {}
         self._outputs = _Outputs(self._nodes)
+        self._crashed: Exception | None = None
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -153,6 +154,8 @@ class DagWorkflow:
                 self._tasks[node_id] = asyncio.create_task(self._run_node(node_id))
             self._changed = False
             await workflow.wait_condition(lambda: self._changed)
+            if self._crashed is not None:
+                raise self._crashed
         self._report_progress(force=True)
 
     def _should_continue(self, run: DagRunInput) -> bool:
@@ -172,6 +175,11 @@ class DagWorkflow:
         except asyncio.CancelledError:
             status.error = status.error or "cancelled"
             self._end(node_id, NodeState.CANCELLED)
+        except Exception as bug:
+            # a bug in this workflow's own code: fail the workflow task (Temporal retries it,
+            # so a fixed worker can carry on) rather than leave the node running forever
+            self._crashed = bug
+            self._changed = True
 
     async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
         assert self._input is not None and self._graph is not None
