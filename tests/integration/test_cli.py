@@ -137,3 +137,23 @@ def test_config_show_reports_precedence(tmp_path: Path) -> None:
     shown = json.loads(result.stdout)["temporal"]
     assert shown["address"] == "flag:2"
     assert shown["namespace"] == "env"
+
+
+def test_embedded_server_dies_with_a_killed_pit(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "pit", "dev", "--no-ui", "--json"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as dev:
+        assert dev.stdout is not None
+        json.loads(dev.stdout.readline())
+        server_pid = json.loads((tmp_path / ".pit" / "temporal.json").read_text())["pid"]
+        dev.kill()  # SIGKILL: pit gets no chance to stop the server itself
+        dev.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(server_pid), "the embedded server outlived a killed pit"

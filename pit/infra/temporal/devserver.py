@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -192,6 +193,7 @@ class _DevServer:
                 stdout=log_file,
                 stderr=log_file,
                 start_new_session=True,  # Ctrl-C goes to pit, which stops the server in order
+                preexec_fn=_die_with_parent,
             )
         self.info = DevServerInfo(**{**asdict(self.info), "pid": self.process.pid})
         try:
@@ -232,6 +234,17 @@ class _DevServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM the server when `pit` dies, however it
+    dies (a SIGKILL gives `pit` no chance to stop it). Only a libc call: safe after fork."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 async def _serving(address: str) -> bool:
