@@ -1,6 +1,6 @@
-"""The `pit` command line."""
+"""The `pit` command line: each module registers its commands on `cli`."""
 
-from pit.cli import config_cmd, dag, dev  # noqa: F401  (commands register themselves on `cli`)
+from pit.cli import artifact, config_cmd, dag, dev  # noqa: F401
 from pit.cli._app import cli, main, run
 
 __all__ = ["cli", "main", "run"]

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from rich import progress as bars
 from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from pit.activities import BUILTIN_ACTIVITIES
 from pit.cli._app import CliState, cli
 from pit.cli._dag_client import (
     cancel_run,
@@ -28,14 +26,14 @@ from pit.cli._dag_client import (
     start_run,
 )
 from pit.cli._output import emit_json, emit_line, json_option
+from pit.cli._workers import local_worker
 from pit.common.config import Settings
 from pit.common.errors import InvalidInputError
 from pit.dag.graph import Graph, check_graph
 from pit.dag.loader import load_dag
 from pit.dag.status import DagStatus, NodeState, Progress, RunState
 from pit.infra.temporal import TemporalSession, open_temporal
-from pit.workers import build_worker
-from pit.workers.registry import activity_name, collect_activities
+from pit.workers.worker import served_activity_names
 
 EXIT_FAILED = 1
 
@@ -65,7 +63,7 @@ def run_command(
     settings = state.settings
     run_inputs = parse_inputs(inputs)
     embedded = not settings.temporal.address
-    known = _known_activities(activity_specs) if embedded else None
+    known = served_activity_names(activity_specs) if embedded else None
     graph = load_dag(file, known)  # a bad graph never reaches Temporal
     return asyncio.run(_run(settings, graph, run_id, run_inputs, no_wait, activity_specs, as_json))
 
@@ -183,22 +181,6 @@ def parse_inputs(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             values[key] = raw
     return values
-
-
-def _known_activities(specs: tuple[str, ...]) -> set[str]:
-    return {str(activity_name(fn)) for fn in collect_activities(BUILTIN_ACTIVITIES, specs)}
-
-
-@contextlib.asynccontextmanager
-async def local_worker(
-    session: TemporalSession, settings: Settings, specs: tuple[str, ...] = ()
-) -> AsyncIterator[None]:
-    """An in-process worker when the server is the embedded one."""
-    if not session.embedded:
-        yield
-        return
-    async with build_worker(session.client, settings, activity_specs=specs):
-        yield
 
 
 @cli.group()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import click
@@ -19,11 +17,12 @@ from temporalio.service import RPCError
 from pit import __version__
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
+from pit.cli._workers import local_worker
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
-from pit.workers import build_worker, run_until_signalled
+from pit.workers import pit_worker, run_until_signalled
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
 
 _activities_option = click.option(
@@ -55,8 +54,12 @@ def dev(
 async def _dev(
     settings: Settings, *, check: bool, ui: bool, specs: tuple[str, ...], as_json: bool
 ) -> None:
-    async with open_temporal(settings, ui=ui) as session:
-        worker = build_worker(session.client, settings, activity_specs=specs)
+    async with (
+        open_temporal(settings, ui=ui) as session,
+        pit_worker(
+            session.client, settings, activity_specs=specs, artifacts=session.artifacts
+        ) as worker,
+    ):
         if check:
             async with worker:
                 result = await run_check(session.client, settings.temporal.task_queue)
@@ -148,7 +151,7 @@ def check(state: CliState, timeout: float, as_json: bool) -> None:
 
 
 async def _check(settings: Settings, timeout: float, as_json: bool) -> None:
-    async with open_temporal(settings, ui=False) as session, _local_worker(session, settings):
+    async with open_temporal(settings, ui=False) as session, local_worker(session, settings):
         queue = settings.temporal.task_queue
         if not session.embedded and not await has_pollers(session.client, queue):
             raise WorkFailedError(
@@ -157,16 +160,6 @@ async def _check(settings: Settings, timeout: float, as_json: bool) -> None:
             )
         result = await run_check(session.client, queue, timeout)
         _report_check(session, settings, result, as_json)
-
-
-@contextlib.asynccontextmanager
-async def _local_worker(session: TemporalSession, settings: Settings) -> AsyncIterator[None]:
-    """An in-process worker when the server is our own embedded one."""
-    if session.embedded:
-        async with build_worker(session.client, settings):
-            yield
-    else:
-        yield
 
 
 async def has_pollers(client: Client, task_queue: str) -> bool:
@@ -194,8 +187,16 @@ def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | N
 async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | None) -> None:
     if settings.log_level == "warning":  # the default: a worker's log shows what it ran
         configure_logging(settings.log_format, "info")
-    async with open_temporal(settings) as session:
-        worker = build_worker(session.client, settings, activity_specs=specs, task_queue=task_queue)
+    async with (
+        open_temporal(settings) as session,
+        pit_worker(
+            session.client,
+            settings,
+            activity_specs=specs,
+            task_queue=task_queue,
+            artifacts=session.artifacts,
+        ) as worker,
+    ):
         queue = task_queue or settings.temporal.task_queue
         click.echo(
             f"pit worker {__version__}: serving task queue {queue!r} on {session.address} "

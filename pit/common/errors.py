@@ -57,7 +57,10 @@ class InvalidInputError(PitError):
     @classmethod
     def for_field(cls, field: str, value: object, rule: str) -> InvalidInputError:
         """One line that names the field, the value and the rule it broke."""
-        return cls(f"{field}: {value!r}: {rule}", field=field, value=_jsonable(value), rule=rule)
+        shown = repr(value)
+        if len(shown) > _SHOWN:
+            shown = f"{shown[: _SHOWN - 20]}... ({len(shown)} characters)"
+        return cls(f"{field}: {shown}: {rule}", field=field, value=_jsonable(value), rule=rule)
 
 
 class ConfigError(InvalidInputError):
@@ -144,7 +147,14 @@ def error_type(code: str) -> type[PitError]:
     return ERROR_TYPES.get(code, PitError)
 
 
+_SHOWN = 200
+"""Characters of an offending value an error message shows."""
+_KEPT = 1024
+"""Characters of an offending value kept in `details` (for --json)."""
+
+
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, int | float | bool):
         return value
-    return repr(value)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= _KEPT else text[:_KEPT] + "..."

@@ -122,10 +122,10 @@ def _unknown_activities(node: NodeSpec, position: int, known: Collection[str] | 
 
 
 def _node_references(
-    inputs: Mapping[str, Any], position: int, problems: list[str]
+    inputs: Mapping[str, Any] | str, position: int, problems: list[str]
 ) -> list[tuple[str, Any]]:
     try:
-        return list(find_references(dict(inputs), f"nodes[{position}].inputs"))
+        return list(find_references(inputs, f"nodes[{position}].inputs"))
     except InvalidInputError as error:
         problems.append(error.message)
         return []

@@ -14,8 +14,11 @@ from pit.dag.status import NodeStatus
 DAG_WORKFLOW = "pit.dag"
 OUTPUT_KEY = "pit.output"
 ATTEMPT_KEY = "pit.attempt"
-MAX_OUTPUT_BYTES = 256 * 1024
-"""A node output larger than this would bloat workflow history: it must travel by reference."""
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+"""The largest node output a run accepts. Outputs over 256 KiB never enter workflow history:
+the claim check (`pit.infra.temporal.claim_check`) keeps them in the artifact store and
+history holds a reference. Beyond this, keep the data in an artifact and return its
+reference yourself: the workflow holds outputs in memory."""
 
 
 class ReusedNode(BaseModel):

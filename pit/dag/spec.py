@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pit.common.validation import NAME_RULE, Duration
+from pit.dag.refs import REFERENCE
 
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ACTIVITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,199}")
@@ -68,7 +69,8 @@ class NodeSpec(_Strict):
     """A child graph instead of an activity: run as a child workflow whose `${inputs.*}` are
     this node's resolved inputs; its output maps each of its sink nodes to that node's output."""
     depends_on: tuple[str, ...] = ()
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] | str = Field(default_factory=dict)
+    """A mapping, or one whole reference (`${nodes.a.output}`) whose value is the mapping."""
     timeout: Duration | None = None
     """Start-to-close timeout of one attempt; default: `defaults.timeout`."""
     heartbeat: Duration | None = None
@@ -87,6 +89,13 @@ class NodeSpec(_Strict):
     @classmethod
     def _activity_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_activity(value)
+
+    @field_validator("inputs")
+    @classmethod
+    def _whole_reference(cls, value: dict[str, Any] | str) -> dict[str, Any] | str:
+        if isinstance(value, str) and REFERENCE.fullmatch(value.strip()) is None:
+            raise ValueError("inputs is a mapping, or exactly one ${...} reference")
+        return value
 
     @model_validator(mode="after")
     def _one_kind_of_step(self) -> NodeSpec:

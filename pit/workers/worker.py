@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from pit.activities import BUILTIN_ACTIVITIES
+from pit.activities.artifacts import ArtifactActivities
 from pit.common.config import Settings
 from pit.common.logging import get_logger
+from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.temporal.claim_check import LazyStore
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
@@ -56,6 +59,46 @@ def build_worker(
         interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
         graceful_shutdown_timeout=settings.temporal.graceful_shutdown,
     )
+
+
+def served_activity_names(activity_specs: Sequence[str] = ()) -> set[str]:
+    """The activity names a `pit_worker` with these `--activities` would serve."""
+    own = (ArtifactActivities.put, ArtifactActivities.get, ArtifactActivities.search)
+    names = {str(activity_name(fn)) for fn in (*own, ArtifactActivities.index)}
+    return names | {
+        str(activity_name(fn)) for fn in collect_activities(BUILTIN_ACTIVITIES, activity_specs)
+    }
+
+
+@contextlib.asynccontextmanager
+async def pit_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    activity_specs: Sequence[str] = (),
+    extra_activities: Iterable[ActivityFn] = (),
+    task_queue: str | None = None,
+    use_entry_points: bool = True,
+    artifacts: LazyStore | None = None,
+) -> AsyncIterator[Worker]:
+    """The composition root: builds the adapters from `settings` (artifact store and its
+    index; or the session's, when given), the activities over them, and the worker; closes
+    what it opened afterwards."""
+    owned = artifacts is None
+    store = artifacts or LazyStore(lambda: open_artifact_store(settings))
+    try:
+        activities = ArtifactActivities(store.get())
+        yield build_worker(
+            client,
+            settings,
+            activity_specs=activity_specs,
+            extra_activities=[*activities.all(), *extra_activities],
+            task_queue=task_queue,
+            use_entry_points=use_entry_points,
+        )
+    finally:
+        if owned:
+            await store.close()
 
 
 async def run_until_signalled(worker: Worker, stop: asyncio.Event | None = None) -> None:

@@ -187,7 +187,7 @@ class DagWorkflow:
         try:
             try:
                 inputs = resolve(
-                    dict(node.inputs),
+                    node.inputs,
                     self._outputs,
                     self._input.run_inputs,
                     f"nodes.{node_id}.inputs",
@@ -270,7 +270,7 @@ class DagWorkflow:
             try:
                 inputs = fallback.inputs if fallback.inputs is not None else node.inputs
                 resolved = resolve(
-                    dict(inputs),
+                    inputs,
                     self._outputs,
                     self._input.run_inputs if self._input else {},
                     f"nodes.{node.id}.on_failure.fallback.inputs",

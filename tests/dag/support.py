@@ -65,4 +65,9 @@ async def big(inputs: dict[str, Any]) -> str:
     return "x" * int(inputs["bytes"])
 
 
-ACTIVITIES = [record, flaky, gate, big]
+@activity.defn(name="test.measure")
+async def measure(inputs: dict[str, Any]) -> dict[str, int]:
+    return {"length": len(inputs["value"])}
+
+
+ACTIVITIES = [record, flaky, gate, big, measure]

@@ -287,15 +287,18 @@ async def test_fail_fast_cancels_what_is_running(
 
 
 async def test_oversized_output_is_refused_naming_the_limit(
-    temporal_client: Client, dag_worker: str
+    temporal_client: Client, dag_worker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import pit.infra.temporal.envelope as envelope
+
+    monkeypatch.setattr(envelope, "MAX_OUTPUT_BYTES", 100 * 1024)  # the real one is 64 MiB
     data = {
         "name": "big",
         "nodes": [{"id": "huge", "activity": "test.big", "inputs": {"bytes": 300_000}}],
     }
     status = await run_dag(temporal_client, dag_worker, data)
     assert status.nodes["huge"].state is NodeState.FAILED
-    assert "256 KiB limit" in (status.nodes["huge"].error or "")
+    assert "over the 100 KiB limit" in (status.nodes["huge"].error or "")
     assert status.nodes["huge"].attempts == 1
 
 

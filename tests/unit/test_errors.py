@@ -83,3 +83,9 @@ def test_errors_survive_pickling_with_details() -> None:
     error = pickle.loads(pickle.dumps(NotFoundError("gone", name="n", version=2)))
     assert isinstance(error, NotFoundError)
     assert error.details == {"name": "n", "version": 2}
+
+
+def test_huge_offending_values_are_shortened_in_the_message() -> None:
+    error = InvalidInputError.for_field("inputs.x", "y" * 1_000_000, "too long")
+    assert len(error.message) < 300
+    assert "1000002 characters" in error.message

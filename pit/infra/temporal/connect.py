@@ -7,6 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RetryConfig, TLSConfig
 
 from pit.common.config import TemporalSettings
@@ -16,7 +17,12 @@ DATA_CONVERTER = pydantic_data_converter
 """Pydantic models cross workflow and activity boundaries as they are."""
 
 
-async def connect(settings: TemporalSettings, address: str | None = None) -> Client:
+async def connect(
+    settings: TemporalSettings,
+    address: str | None = None,
+    *,
+    data_converter: DataConverter = DATA_CONVERTER,
+) -> Client:
     """A client for `address` (or the configured one), or `BackendUnavailableError` within
     `connect_timeout`, never a hang."""
     target = address or settings.address
@@ -30,7 +36,7 @@ async def connect(settings: TemporalSettings, address: str | None = None) -> Cli
                 namespace=settings.namespace,
                 api_key=settings.api_key.get_secret_value() if settings.api_key else None,
                 tls=_tls_config(settings),
-                data_converter=DATA_CONVERTER,
+                data_converter=data_converter,
                 connect_timeout=settings.connect_timeout,
                 retry_config=RetryConfig(max_elapsed_time_millis=int(timeout * 1000)),
             ),

@@ -41,8 +41,7 @@ class _DagEnvelope(ActivityInboundInterceptor):
         if size > MAX_OUTPUT_BYTES:
             raise ApplicationError(
                 f"output is {size // 1024} KiB, over the {MAX_OUTPUT_BYTES // 1024} KiB limit "
-                "for outputs kept in workflow history: store it as an artifact and return "
-                "a reference",
+                "for node outputs: store it with artifacts.put and return the reference",
                 {"attempt": info.attempt, "size": size, "limit": MAX_OUTPUT_BYTES},
                 type="validation",
                 non_retryable=True,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
+from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
 
@@ -23,14 +27,28 @@ class TemporalSession:
     """True when no address was configured and `pit` runs (or attached to) a dev server."""
     owned: bool = False
     """True when this process started the embedded server (it stops when we exit)."""
+    artifacts: LazyStore | None = None
+    """The artifact store large payloads are claim-checked into (opened on first use)."""
 
 
 @contextlib.asynccontextmanager
 async def open_temporal(settings: Settings, *, ui: bool = True) -> AsyncIterator[TemporalSession]:
     """Connect to `temporal.address`; with none, start (or attach to) the embedded server."""
+    artifacts = LazyStore(lambda: open_artifact_store(settings))
+    try:
+        async with _open(settings, claim_check_converter(artifacts), ui) as session:
+            yield dataclasses.replace(session, artifacts=artifacts)
+    finally:
+        await artifacts.close()
+
+
+@contextlib.asynccontextmanager
+async def _open(
+    settings: Settings, converter: DataConverter, ui: bool
+) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
     if temporal.address:
-        client = await connect(temporal)
+        client = await connect(temporal, data_converter=converter)
         yield TemporalSession(client, temporal.address, temporal.namespace, None, embedded=False)
         return
     async with embedded_server(
@@ -40,7 +58,7 @@ async def open_temporal(settings: Settings, *, ui: bool = True) -> AsyncIterator
         ui_port=temporal.ui_port,
         ui=ui,
     ) as server:
-        client = await connect(temporal, server.address)
+        client = await connect(temporal, server.address, data_converter=converter)
         yield TemporalSession(
             client,
             server.address,

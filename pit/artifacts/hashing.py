@@ -1,0 +1,83 @@
+"""Streaming SHA-256: digests of bytes, files and async streams, in bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+
+from pit.common.errors import IntegrityError
+
+READ_SIZE = 1024 * 1024
+"""Bytes read at a time from a file or handed out at a time from a stream."""
+
+ByteStream = AsyncIterable[bytes]
+
+
+def digest_of(data: bytes | bytearray | memoryview) -> str:
+    """`sha256:<hex>` of `data`."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def hex_of(digest: str) -> str:
+    """The 64 hex digits of a `sha256:` digest."""
+    return digest.removeprefix("sha256:")
+
+
+class StreamHasher:
+    """SHA-256 and size of bytes seen so far, fed piece by piece."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def update(self, piece: bytes | bytearray | memoryview) -> None:
+        self._hash.update(piece)
+        self.size += len(piece)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def require(self, digest: str, what: str = "blob") -> None:
+        """IntegrityError unless the bytes seen hash to `digest`."""
+        if self.digest != digest:
+            raise IntegrityError(
+                f"{what}: content hashes to {self.digest}, not {digest}",
+                expected=digest,
+                actual=self.digest,
+            )
+
+
+async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
+    """`data` as a stream of pieces of at most `piece` bytes."""
+    view = memoryview(data)
+    for start in range(0, len(data), piece):
+        yield bytes(view[start : start + piece])
+
+
+async def file_stream(path: Path, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
+    """The bytes of `path`, read in pieces off the event loop; never all in memory."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while True:
+            block = await asyncio.to_thread(handle.read, piece)
+            if not block:
+                return
+            yield block
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+async def verified(stream: ByteStream, digest: str, what: str) -> AsyncIterator[bytes]:
+    """Pass `stream` through, then raise `IntegrityError` if it did not hash to `digest`.
+
+    The check can only happen at the end: a consumer that must not act on bad bytes
+    (writing a file, say) keeps them aside until the stream finishes cleanly.
+    """
+    hasher = StreamHasher()
+    async for piece in stream:
+        hasher.update(piece)
+        yield piece
+    hasher.require(digest, f"{what} is corrupt (run `pit artifact verify`)")

@@ -1,0 +1,108 @@
+"""Whole-store operations: space statistics, integrity verification, index rebuild."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from pit.artifacts.blob_port import BlobStore
+from pit.artifacts.manifest import Manifest
+from pit.artifacts.results import MissingBlob, ReindexReport, StoreStats, VerifyReport
+from pit.artifacts.text import MAX_INDEXED_BYTES
+from pit.common.errors import IntegrityError, NotFoundError
+
+if TYPE_CHECKING:
+    from pit.artifacts.store import ArtifactStore
+
+
+async def all_manifests(blobs: BlobStore) -> AsyncIterator[Manifest]:
+    """Every version of every artifact, by name then version."""
+    async for name in blobs.list_names():
+        for version in await blobs.list_versions(name):
+            yield await blobs.get_manifest(name, version)
+
+
+async def stats(blobs: BlobStore) -> StoreStats:
+    logical = versions = 0
+    names: set[str] = set()
+    async for manifest in all_manifests(blobs):
+        logical += manifest.size
+        versions += 1
+        names.add(manifest.name)
+    stored = count = 0
+    async for blob in blobs.list_blobs():
+        stored += blob.size
+        count += 1
+    return StoreStats(
+        logical_bytes=logical,
+        stored_bytes=stored,
+        saved_bytes=max(0, logical - stored),
+        blobs=count,
+        artifacts=len(names),
+        versions=versions,
+    )
+
+
+async def verify(blobs: BlobStore) -> VerifyReport:
+    """Re-hash every blob, and check that every blob a version needs is there."""
+    present: set[str] = set()
+    corrupt: list[str] = []
+    async for blob in blobs.list_blobs():
+        present.add(blob.digest)
+        try:
+            async for _ in blobs.open_blob(blob.digest):
+                pass
+        except (IntegrityError, NotFoundError):
+            corrupt.append(blob.digest)
+    missing: list[MissingBlob] = []
+    checked_versions = 0
+    async for name in blobs.list_names():
+        for version in await blobs.list_versions(name):
+            checked_versions += 1
+            try:
+                manifest = await blobs.get_manifest(name, version)
+            except IntegrityError:
+                corrupt.append(f"manifest:{name}@v{version}")
+                continue
+            missing += (
+                MissingBlob(name=name, version=version, digest=digest)
+                for digest in dict.fromkeys(manifest.blob_digests)
+                if digest not in present
+            )
+    return VerifyReport(
+        checked_blobs=len(present),
+        checked_versions=checked_versions,
+        corrupt=tuple(corrupt),
+        missing=tuple(missing),
+    )
+
+
+async def reindex(store: ArtifactStore) -> ReindexReport:
+    """Drop the index and rebuild it from the manifests (and the text of text artifacts)."""
+    await store.index.clear()
+    indexed = 0
+    names: set[str] = set()
+    async for manifest in all_manifests(store.blobs):
+        head = await read_head(store, manifest)
+        await store.index.index(store.document(manifest, head))
+        indexed += 1
+        names.add(manifest.name)
+    return ReindexReport(indexed=indexed, artifacts=len(names))
+
+
+async def read_head(store: ArtifactStore, manifest: Manifest) -> bytes:
+    """The first bytes of a version, enough for text extraction."""
+    head = bytearray()
+    stream = store.content_stream(manifest)
+    try:
+        async for piece in stream:
+            head += piece
+            if len(head) >= MAX_INDEXED_BYTES:
+                break
+    except (IntegrityError, NotFoundError):
+        return b""  # `verify` reports it; the version stays findable by its metadata
+    finally:
+        with contextlib.suppress(Exception):
+            await stream.aclose()  # type: ignore[attr-defined]
+    return bytes(head[:MAX_INDEXED_BYTES])

@@ -1,0 +1,67 @@
+"""Build the artifact store from a URL and the settings: local directory or S3 by scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pit.artifacts.blob_port import BlobStore
+from pit.artifacts.store import ArtifactStore
+from pit.common.config import Settings
+from pit.common.errors import InvalidInputError
+from pit.infra.index_factory import open_index
+
+DEFAULT_STORE_DIR = "artifacts"
+_SCHEME_RULE = "a store is a path, file:///path or s3://bucket/prefix"
+
+
+def default_store_url(settings: Settings) -> str:
+    """`storage.url`, else `<state_dir>/artifacts`."""
+    return settings.storage.url or str(settings.state_dir / DEFAULT_STORE_DIR)
+
+
+def open_blob_store(
+    url: str, settings: Settings | None = None, *, field: str = "storage.url"
+) -> BlobStore:
+    """The blob store `url` names; unknown schemes are an InvalidInputError naming `field`."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "" or (len(scheme) == 1 and url[1:2] == ":"):  # a path (or a drive letter)
+        if not url.strip():
+            raise InvalidInputError.for_field(field, url, _SCHEME_RULE)
+        return _local(Path(url))
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise InvalidInputError.for_field(field, url, "a file URL is file:///absolute/path")
+        return _local(Path(unquote(parts.path)))
+    if scheme == "s3":
+        if not parts.netloc:
+            raise InvalidInputError.for_field(field, url, "an S3 store is s3://bucket/prefix")
+        from pit.infra.blob_s3 import S3BlobStore
+
+        storage = settings.storage if settings is not None else None
+        return S3BlobStore(
+            parts.netloc,
+            unquote(parts.path),
+            endpoint_url=storage.s3_endpoint if storage else None,
+            region=storage.s3_region if storage else None,
+        )
+    raise InvalidInputError.for_field(field, url, f"unknown scheme {scheme!r}: {_SCHEME_RULE}")
+
+
+def _local(root: Path) -> BlobStore:
+    from pit.infra.blob_local import LocalBlobStore
+
+    return LocalBlobStore(root)
+
+
+def open_artifact_store(
+    settings: Settings, *, store_url: str | None = None, field: str = "storage.url"
+) -> ArtifactStore:
+    """The artifact store the settings describe (`store_url` overrides `storage.url`), with
+    the search index of `search.url` (SQLite under the state dir by default)."""
+    blobs = open_blob_store(store_url or default_store_url(settings), settings, field=field)
+    index = open_index(
+        settings.search.url, settings.state_dir, index_prefix=settings.search.index_prefix
+    )
+    return ArtifactStore(blobs, index)

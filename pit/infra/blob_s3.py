@@ -1,0 +1,305 @@
+"""The S3 blob store (aiobotocore): blobs and manifests as objects under `s3://bucket/prefix`.
+
+    <prefix>blobs/sha256/<64 hex>                  content; multipart above `part_size`
+    <prefix>manifests/<name>/@v/<version:010d>.json  manifests, PutObject with If-None-Match: *
+
+Timeouts are short and retries few, so an unreachable endpoint is a BackendUnavailableError
+within seconds, not a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from aiobotocore.session import get_session  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+)
+
+from pit.artifacts.blob_port import BlobInfo, BlobSource
+from pit.artifacts.hashing import READ_SIZE, StreamHasher, hex_of, verified
+from pit.artifacts.manifest import Manifest, parse_manifest
+from pit.artifacts.names import check_artifact_name, check_digest, check_storage_class
+from pit.common.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+)
+
+PART_SIZE = 8 * 1024 * 1024
+"""Multipart part size; a stream longer than one part is uploaded in parts as it arrives."""
+VERSIONS_DIR = "@v"
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+class S3BlobStore:
+    """Blobs and manifests in one S3 bucket under a key prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 2,
+        part_size: int = PART_SIZE,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.url = f"s3://{bucket}/{self.prefix}"
+        self.part_size = part_size
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._config = AioConfig(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+        )
+        self._client: Any = None
+        self._stack = contextlib.AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    async def _s3(self) -> Any:
+        async with self._lock:
+            if self._client is None:
+                factory = get_session().create_client(
+                    "s3",
+                    endpoint_url=self._endpoint_url,
+                    region_name=self._region,
+                    config=self._config,
+                )
+                self._client = await self._stack.enter_async_context(factory)
+            return self._client
+
+    async def close(self) -> None:
+        self._client = None
+        await self._stack.aclose()
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """botocore failures as Pit errors; a missing key is left to the caller."""
+        try:
+            yield
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                raise ConfigError.for_field(
+                    "storage.url", self.url, f"bucket {self.bucket!r} does not exist"
+                ) from None
+            if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+                raise ConfigError(f"{self.url}: {what}: {code}: check the S3 credentials") from None
+            if code in _MISSING or code in _PRECONDITION:
+                raise
+            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
+        except NoCredentialsError:
+            raise ConfigError(
+                f"{self.url}: no S3 credentials (set AWS_ACCESS_KEY_ID or a profile)"
+            ) from None
+        except BotoCoreError as error:
+            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
+        except (TimeoutError, OSError) as error:
+            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
+
+    # blobs
+
+    def _blob_key(self, digest: str) -> str:
+        return f"{self.prefix}blobs/sha256/{hex_of(check_digest(digest))}"
+
+    async def put_blob(
+        self, digest: str, content: BlobSource, *, storage_class: str | None = None
+    ) -> bool:
+        key = self._blob_key(digest)
+        extra = {"StorageClass": check_storage_class(storage_class)} if storage_class else {}
+        if await self.has_blob(digest):
+            return False
+        if isinstance(content, bytes):
+            await self._put_whole(key, digest, content, extra)
+            return True
+        buffer = bytearray()
+        hasher = StreamHasher()
+        upload: _Multipart | None = None
+        try:
+            async for piece in content:
+                hasher.update(piece)
+                buffer += piece
+                while len(buffer) >= self.part_size:
+                    upload = upload or await self._start_multipart(key, extra)
+                    await upload.send(bytes(buffer[: self.part_size]))
+                    del buffer[: self.part_size]
+            if upload is None:
+                await self._put_whole(key, digest, bytes(buffer), extra)
+                return True
+            if buffer:
+                await upload.send(bytes(buffer))
+            hasher.require(digest, "blob not stored")
+            await upload.complete()
+        except BaseException:
+            if upload is not None:
+                await upload.abort()
+            raise
+        return True
+
+    async def _put_whole(self, key: str, digest: str, data: bytes, extra: dict[str, str]) -> None:
+        hasher = StreamHasher()
+        hasher.update(data)
+        hasher.require(digest, "blob not stored")
+        s3 = await self._s3()
+        with self._errors("put blob"):
+            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
+
+    async def _start_multipart(self, key: str, extra: dict[str, str]) -> _Multipart:
+        s3 = await self._s3()
+        with self._errors("start multipart upload"):
+            created = await s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
+        return _Multipart(self, s3, key, created["UploadId"])
+
+    async def open_blob(self, digest: str) -> AsyncIterator[bytes]:
+        key = self._blob_key(digest)
+        async for piece in verified(self._read(key, f"blob {digest}"), digest, f"blob {digest}"):
+            yield piece
+
+    async def _read(self, key: str, what: str) -> AsyncIterator[bytes]:
+        s3 = await self._s3()
+        try:
+            with self._errors(f"read {what}"):
+                response = await s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            raise NotFoundError(f"{what} is missing from {self.url}") from None
+        async with response["Body"] as body:
+            while True:
+                with self._errors(f"read {what}"):
+                    block = await body.read(READ_SIZE)
+                if not block:
+                    return
+                yield block
+
+    async def has_blob(self, digest: str) -> bool:
+        s3 = await self._s3()
+        try:
+            with self._errors("look up blob"):
+                await s3.head_object(Bucket=self.bucket, Key=self._blob_key(digest))
+        except ClientError:
+            return False
+        return True
+
+    async def delete_blob(self, digest: str) -> None:
+        s3 = await self._s3()
+        with self._errors("delete blob"):
+            await s3.delete_object(Bucket=self.bucket, Key=self._blob_key(digest))
+
+    async def list_blobs(self) -> AsyncIterator[BlobInfo]:
+        async for item in self._list(f"{self.prefix}blobs/sha256/"):
+            yield BlobInfo("sha256:" + item["Key"].rsplit("/", 1)[-1], int(item["Size"]))
+
+    async def _list(self, prefix: str) -> AsyncIterator[dict[str, Any]]:
+        s3 = await self._s3()
+        paginator = s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix).__aiter__()
+        while True:
+            with self._errors("list objects"):
+                try:
+                    page = await pages.__anext__()
+                except StopAsyncIteration:
+                    return
+            for item in page.get("Contents", []):
+                yield item
+
+    # manifests
+
+    def _versions_prefix(self, name: str) -> str:
+        return f"{self.prefix}manifests/{check_artifact_name(name)}/{VERSIONS_DIR}/"
+
+    async def create_manifest(self, manifest: Manifest) -> None:
+        key = f"{self._versions_prefix(manifest.name)}{manifest.version:010d}.json"
+        s3 = await self._s3()
+        try:
+            with self._errors("create manifest"):
+                await s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=manifest.model_dump_json(indent=2).encode() + b"\n",
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+        except ClientError:
+            raise ConflictError(
+                f"{manifest.name} v{manifest.version} already exists",
+                name=manifest.name,
+                version=manifest.version,
+            ) from None
+
+    async def get_manifest(self, name: str, version: int) -> Manifest:
+        key = f"{self._versions_prefix(name)}{version:010d}.json"
+        what = f"{name} v{version}"
+        data = bytearray()
+        try:
+            async for block in self._read(key, what):
+                data += block
+        except NotFoundError:
+            raise NotFoundError(f"{what} does not exist", name=name) from None
+        return parse_manifest(bytes(data), what)
+
+    async def list_versions(self, name: str) -> list[int]:
+        prefix = self._versions_prefix(name)
+        versions: list[int] = []
+        async for item in self._list(prefix):
+            leaf = item["Key"][len(prefix) :]
+            if leaf.endswith(".json") and leaf[:-5].isdigit():
+                versions.append(int(leaf[:-5]))
+        return sorted(versions)
+
+    async def list_names(self) -> AsyncIterator[str]:
+        root = f"{self.prefix}manifests/"
+        marker = f"/{VERSIONS_DIR}/"
+        last: str | None = None
+        async for item in self._list(root):
+            name = item["Key"][len(root) :].rpartition(marker)[0]
+            if name and name != last:  # keys come sorted: one name's versions are together
+                last = name
+                yield name
+
+
+class _Multipart:
+    """One multipart upload in progress: parts go up as they fill; abort on any failure."""
+
+    def __init__(self, store: S3BlobStore, s3: Any, key: str, upload_id: str) -> None:
+        self._store, self._s3, self._key, self._id = store, s3, key, upload_id
+        self._parts: list[dict[str, Any]] = []
+
+    async def send(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        with self._store._errors(f"upload part {number}"):
+            sent = await self._s3.upload_part(
+                Bucket=self._store.bucket,
+                Key=self._key,
+                UploadId=self._id,
+                PartNumber=number,
+                Body=data,
+            )
+        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+
+    async def complete(self) -> None:
+        with self._store._errors("complete multipart upload"):
+            await self._s3.complete_multipart_upload(
+                Bucket=self._store.bucket,
+                Key=self._key,
+                UploadId=self._id,
+                MultipartUpload={"Parts": self._parts},
+            )
+
+    async def abort(self) -> None:
+        with contextlib.suppress(Exception):  # best effort; a lifecycle rule cleans up the rest
+            await self._s3.abort_multipart_upload(
+                Bucket=self._store.bucket, Key=self._key, UploadId=self._id
+            )
