@@ -1,9 +1,10 @@
 """Temporal activities: thin, I/O-owning wrappers over the domain and the adapters."""
 
+from pit.activities.arbiter import ARBITER_ACTIVITIES
 from pit.activities.builtin import echo, sleep
 from pit.activities.shell import shell
 
-BUILTIN_ACTIVITIES = (echo, sleep, shell)
+BUILTIN_ACTIVITIES = (echo, sleep, shell, *ARBITER_ACTIVITIES)
 """What every Pit worker serves."""
 
 __all__ = ["BUILTIN_ACTIVITIES", "echo", "shell", "sleep"]

@@ -75,6 +75,7 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
             elif dep == node.id:
                 problems.append(f"nodes[{position}].depends_on: {dep!r}: a node cannot need itself")
         problems += _unknown_activities(node, position, known_activities)
+        problems += _resource_problems(spec, node, position)
         if node.dag is not None:
             problems += _child_problems(node.dag, position, known_activities)
         parents[node.id] = [d for d in dict.fromkeys(wanted) if d in index and d != node.id]
@@ -96,6 +97,22 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
         parents={k: tuple(v) for k, v in parents.items()},
         children={k: tuple(v) for k, v in children.items()},
     )
+
+
+def _resource_problems(spec: DagSpec, node: NodeSpec, position: int) -> list[str]:
+    if not node.resources:
+        return []
+    if spec.arbiter is None:
+        return [f"nodes[{position}].resources: {{...}}: needs an `arbiter:` section in the DAG"]
+    config = spec.arbiter.config
+    if config is None:
+        return []
+    return [
+        f"nodes[{position}].resources.{name}: {amount}: the arbiter has no resource {name!r} "
+        f"(it has: {', '.join(sorted(config.resources))})"
+        for name, amount in node.resources.items()
+        if name not in config.resources
+    ]
 
 
 def _child_problems(child: DagSpec, position: int, known: Collection[str] | None) -> list[str]:

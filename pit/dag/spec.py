@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pit.common.validation import NAME_RULE, Duration
+from pit.arbitration.model import ArbiterConfig
+from pit.common.validation import NAME_RULE, ByteSize, Duration
 from pit.dag.refs import REFERENCE
 
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -56,6 +57,16 @@ class FallbackChoice(_Strict):
 OnFailure = Literal["fail", "skip"] | FallbackChoice
 
 
+class ArbiterSection(_Strict):
+    """Which arbiter grants the nodes' `resources`, and (optionally) how to start it."""
+
+    domain: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    config: ArbiterConfig | None = None
+    """Capacities, tenants and strategy; None: the domain's arbiter must already run."""
+    lease: Duration = timedelta(minutes=10)
+    """A grant not renewed for this long is reclaimed (a run renews while its node runs)."""
+
+
 class Defaults(_Strict):
     timeout: Duration = timedelta(minutes=5)
     heartbeat: Duration | None = None
@@ -77,6 +88,11 @@ class NodeSpec(_Strict):
     """Heartbeat timeout: a lost worker is noticed this fast (activities must heartbeat)."""
     retry: RetrySpec | None = None
     on_failure: OnFailure = "fail"
+    resources: dict[str, ByteSize] | None = None
+    """Granted by the DAG's arbiter before the node runs, given back after, however it ends."""
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    tenant: str | None = None
+    """Whose share the grant counts against; default: the DAG's name."""
 
     @field_validator("id")
     @classmethod
@@ -121,6 +137,7 @@ class DagSpec(_Strict):
     max_parallel: int | None = Field(default=None, ge=1)
     fail_fast: bool = False
     defaults: Defaults = Defaults()
+    arbiter: ArbiterSection | None = None
     nodes: tuple[NodeSpec, ...] = Field(min_length=1)
 
     @property

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import NodeSpec, RetrySpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.workflows.dag_resources import GrantRefused, hold_resources
 
 
 class _NodeFailed(Exception):
@@ -56,6 +57,7 @@ class DagWorkflow:
         self._specs: dict[str, NodeSpec] = {}
         self._outputs = _Outputs(self._nodes)
         self._crashed: Exception | None = None
+        self._live: set[asyncio.Task[None]] = set()
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -138,7 +140,7 @@ class DagWorkflow:
         limit = self._graph.spec.parallel_limit if self._graph else 1
         while not scheduler.finished:
             if self._should_continue(run):
-                await workflow.wait_condition(lambda: scheduler.running == 0)
+                await workflow.wait_condition(lambda: scheduler.running == 0 and not self._live)
                 workflow.continue_as_new(
                     run.model_copy(
                         update={
@@ -151,11 +153,16 @@ class DagWorkflow:
                     )
                 )
             for node_id in scheduler.take_ready(limit - scheduler.running):
-                self._tasks[node_id] = asyncio.create_task(self._run_node(node_id))
+                task = asyncio.create_task(self._run_node(node_id))
+                self._tasks[node_id] = task
+                self._live.add(task)
+                task.add_done_callback(self._live.discard)
             self._changed = False
             await workflow.wait_condition(lambda: self._changed)
             if self._crashed is not None:
                 raise self._crashed
+        # a finished node may still be giving back its resources
+        await workflow.wait_condition(lambda: not self._live)
         self._report_progress(force=True)
 
     def _should_continue(self, run: DagRunInput) -> bool:
@@ -171,7 +178,10 @@ class DagWorkflow:
         status = self._nodes[node_id]
         status.started_at = workflow.now()
         try:
-            await self._attempt(node, status)
+            async with hold_resources(self._graph.spec, node, status):
+                await self._attempt(node, status)
+        except GrantRefused as refused:
+            await self._recover(node, _NodeFailed(refused.message, refused.error_type, 0))
         except asyncio.CancelledError:
             status.error = status.error or "cancelled"
             self._end(node_id, NodeState.CANCELLED)
