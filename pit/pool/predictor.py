@@ -1,0 +1,129 @@
+"""An online predictor of the next acquisitions: successors per session, per-model
+inter-arrival histograms (the hybrid-histogram idea of "Serverless in the Wild", ATC 2020),
+and plain frequency. Every update and query is O(1) or O(bins)."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+
+class UsagePredictor:
+    """Learns from `observe(model, session, now)`; answers in well under a millisecond.
+
+    Gaps shorter than one bin are not recorded: the model is still hot for them, and a burst
+    of calls would otherwise hide the period between bursts.
+    """
+
+    def __init__(
+        self,
+        *,
+        bin_seconds: float = 60.0,
+        bins: int = 240,
+        min_samples: int = 4,
+        head: float = 0.05,
+        tail: float = 0.95,
+        max_sessions: int = 10_000,
+    ) -> None:
+        self.bin_seconds = bin_seconds
+        self.bins = bins
+        self.min_samples = min_samples
+        self.head = head
+        self.tail = tail
+        self.max_sessions = max_sessions
+        self._counts: dict[str, int] = {}
+        self._first_seen: dict[str, float] = {}
+        self._last_seen: dict[str, float] = {}
+        self._histograms: dict[str, list[int]] = {}
+        self._out_of_range: dict[str, int] = {}
+        self._windows: dict[str, tuple[float, float] | None] = {}
+        self._successors: dict[str, dict[str, int]] = {}
+        self._successor_totals: dict[str, int] = {}
+        self._session_last: OrderedDict[str, str] = OrderedDict()
+
+    def observe(self, model_id: str, session: str | None, now: float) -> None:
+        """Record one acquisition of `model_id` at `now` (seconds, monotonic)."""
+        self._counts[model_id] = self._counts.get(model_id, 0) + 1
+        self._first_seen.setdefault(model_id, now)
+        last = self._last_seen.get(model_id)
+        self._last_seen[model_id] = now
+        if last is not None and now - last >= self.bin_seconds:
+            index = int((now - last) / self.bin_seconds)
+            if index >= self.bins:
+                self._out_of_range[model_id] = self._out_of_range.get(model_id, 0) + 1
+            else:
+                histogram = self._histograms.get(model_id)
+                if histogram is None:
+                    histogram = self._histograms[model_id] = [0] * self.bins
+                histogram[index] += 1
+            self._windows.pop(model_id, None)
+        if session is None:
+            return
+        previous = self._session_last.get(session)
+        self._session_last[session] = model_id
+        self._session_last.move_to_end(session)
+        if len(self._session_last) > self.max_sessions:
+            self._session_last.popitem(last=False)
+        if previous is not None and previous != model_id:
+            followers = self._successors.setdefault(previous, {})
+            followers[model_id] = followers.get(model_id, 0) + 1
+            self._successor_totals[previous] = self._successor_totals.get(previous, 0) + 1
+
+    def successors(self, model_id: str, limit: int = 3) -> list[tuple[str, float]]:
+        """Models that followed `model_id` in a session, with a smoothed probability
+        (count / (total + 1), so one sighting is never certainty), most likely first."""
+        followers = self._successors.get(model_id)
+        if not followers:
+            return []
+        total = self._successor_totals[model_id] + 1
+        ranked = sorted(followers.items(), key=lambda item: -item[1])[:limit]
+        return [(follower, count / total) for follower, count in ranked]
+
+    def last_seen(self, model_id: str) -> float | None:
+        return self._last_seen.get(model_id)
+
+    def next_use_window(self, model_id: str) -> tuple[float, float] | None:
+        """(head, tail) seconds after the last use within which the next use falls, from the
+        histogram's head and tail percentiles; None when the pattern is not regular enough
+        (too few samples, too many gaps out of range, or a window wider than a quarter of
+        its end: memoryless arrivals look like that)."""
+        if model_id in self._windows:
+            return self._windows[model_id]
+        window = self._compute_window(model_id)
+        self._windows[model_id] = window
+        return window
+
+    def _compute_window(self, model_id: str) -> tuple[float, float] | None:
+        histogram = self._histograms.get(model_id)
+        if histogram is None:
+            return None
+        in_range = sum(histogram)
+        total = in_range + self._out_of_range.get(model_id, 0)
+        if in_range < self.min_samples or in_range < 0.9 * total:
+            return None
+        head_rank, tail_rank = self.head * in_range, self.tail * in_range
+        head_bin = tail_bin = -1
+        seen = 0
+        for index, count in enumerate(histogram):
+            seen += count
+            if head_bin < 0 and seen > head_rank:
+                head_bin = index
+            if seen >= tail_rank:
+                tail_bin = index
+                break
+        head = head_bin * self.bin_seconds
+        tail = (tail_bin + 1) * self.bin_seconds
+        if tail - head > max(3 * self.bin_seconds, 0.25 * tail):
+            return None
+        return head, tail
+
+    def use_probability(self, model_id: str, now: float, horizon: float) -> float:
+        """Chance of at least one use within `horizon` seconds if arrivals were Poisson at
+        the model's observed rate: the frequency signal."""
+        count = self._counts.get(model_id, 0)
+        if count < 2:
+            return 0.0
+        span = now - self._first_seen[model_id]
+        if span <= 0:
+            return 0.0
+        return 1.0 - math.exp(-(count - 1) / span * horizon)
