@@ -166,6 +166,11 @@ def _print_status(status: DagStatus, as_json: bool) -> None:
     for node in status.nodes.values():
         counts[node.state.value] = counts.get(node.state.value, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    last = next(reversed(status.nodes), None) if status.nodes else None
+    if last is not None and status.nodes[last].state is NodeState.SUCCEEDED:
+        shown = json.dumps(status.nodes[last].output, default=str)
+        shown = shown if len(shown) <= 200 else shown[:197] + "..."
+        emit_line(f"  output of {last}: {shown}")
     emit_line(f"{status.run_id}: {status.status.value} ({summary})")
 
 
