@@ -8,32 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from pit.arbitration.scenario import Scenario, parse_scenario
 from pit.arbitration.simulate import simulate
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_line, json_option
 from pit.common.config import Settings
-from pit.common.errors import InvalidInputError
+from pit.common.files import read_structured
 from pit.infra.temporal import open_temporal
 
 
 def load_scenario(path: Path) -> Scenario:
     """Read and check a scenario file; one line naming the field, value and rule if bad."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        rule = f"cannot be read: {error.strerror}"
-        raise InvalidInputError.for_field("SCENARIO", str(path), rule) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InvalidInputError.for_field(where, "YAML", f"not valid YAML: {problem}") from None
-    return parse_scenario(data)
+    return parse_scenario(read_structured(path, "SCENARIO"))
 
 
 @cli.command()

@@ -17,13 +17,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     renamed over `path`; the directory is fsynced so the rename survives a power cut. A crash
     at any point leaves the old file as it was (and at worst a stray `.tmp` file).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp_name = _durable_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
@@ -39,13 +34,8 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     The content is written under a temporary name first and linked into place, so a file
     that exists is always complete.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp_name = _durable_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
             os.link(temp_name, path)  # fails with FileExistsError, atomically, like O_EXCL
         except FileExistsError:
@@ -55,6 +45,22 @@ def create_exclusive(path: Path, data: bytes) -> bool:
             os.unlink(temp_name)
     fsync_dir(path.parent)
     return True
+
+
+def _durable_temp(path: Path, data: bytes) -> str:
+    """`data` in a new, fsynced temporary file beside `path`; removed again on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return temp_name
 
 
 def fsync_dir(directory: Path) -> None:

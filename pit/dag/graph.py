@@ -10,6 +10,7 @@ from typing import Any
 import pydantic
 
 from pit.common.errors import InvalidInputError
+from pit.common.files import problem_lines
 from pit.dag.refs import find_references
 from pit.dag.spec import DagSpec, NodeSpec
 
@@ -45,7 +46,8 @@ def parse_dag(data: Any, known_activities: Collection[str] | None = None) -> Gra
     try:
         spec = DagSpec.model_validate(data)
     except pydantic.ValidationError as error:
-        raise DagInvalidError(_pydantic_problems(error.errors())) from None
+        problems = problem_lines(error.errors(), "dag", _on_failure_union)
+        raise DagInvalidError(problems) from None
     return check_graph(spec, known_activities)
 
 
@@ -204,32 +206,11 @@ def find_cycle(parents: Mapping[str, list[str]]) -> list[str]:
 _ON_FAILURE_RULE = "must be fail, skip, or {fallback: {activity: NAME, inputs: {...}}}"
 
 
-def _pydantic_problems(errors: list[Any]) -> list[str]:
-    lines: list[str] = []
-    locations = [tuple(error["loc"]) for error in errors]
-    for error in errors:
-        here = tuple(error["loc"])
-        if any(len(other) > len(here) and other[: len(here)] == here for other in locations):
-            continue  # a container's complaint that only repeats its items' problems
-        line = _pydantic_problem(error)
-        if line not in lines:
-            lines.append(line)
-    return lines
-
-
-def _pydantic_problem(error: Any) -> str:
-    location = ""
-    for part in error["loc"]:
-        if isinstance(part, int):
-            location += f"[{part}]"
-        elif location.endswith(".on_failure") and part in _UNION_MEMBERS:
-            return f"{location}: {error.get('input')!r}: {_ON_FAILURE_RULE}"
-        elif not str(part).startswith("function-"):
-            location += f".{part}" if location else str(part)
-    rule = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-    rule = rule.removeprefix("Value error, ")
-    value = error.get("input")
-    shown = (
-        "{...}" if isinstance(value, dict) else "[...]" if isinstance(value, list) else repr(value)
-    )
-    return f"{location or 'dag'}: {shown}: {rule}"
+def _on_failure_union(location: str, error: Any) -> str | None:
+    """pydantic reports `on_failure` once per union member; say it once, with the forms."""
+    for member in _UNION_MEMBERS:
+        marker = f".on_failure.{member}"
+        if marker in location:
+            where = location[: location.index(marker)] + ".on_failure"
+            return f"{where}: {error.get('input')!r}: {_ON_FAILURE_RULE}"
+    return None
