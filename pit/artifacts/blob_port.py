@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Literal, Protocol
 
 from pit.artifacts.manifest import Manifest
+from pit.artifacts.tombstone import Tombstone
 
 BlobSource = bytes | AsyncIterable[bytes]
 """Content to store: bytes in memory, or a stream of pieces (never read whole)."""
+
+
+BlobTier = Literal["hot", "warm", "cold"]
+"""Where a blob's bytes sit: S3 storage classes, or local tier directories (cold compressed)."""
+BLOB_TIERS: tuple[BlobTier, ...] = ("hot", "warm", "cold")
 
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
     digest: str
     size: int
+    """Bytes stored (compressed in the local cold tier)."""
+    tier: BlobTier = "hot"
+    modified: datetime | None = None
+    """When these bytes were last written or touched (a deduplicated put touches them)."""
 
 
 class BlobStore(Protocol):
@@ -51,6 +62,15 @@ class BlobStore(Protocol):
 
     def list_blobs(self) -> AsyncIterator[BlobInfo]: ...
 
+    async def delete_blobs(self, digests: Sequence[str]) -> None:
+        """Remove up to 1,000 blobs in one call (S3 DeleteObjects); absent ones are skipped."""
+        ...
+
+    async def move_blob(self, digest: str, tier: BlobTier) -> BlobInfo:
+        """Move a blob to `tier`: the new copy is complete before the old one goes, so the
+        blob is readable at every moment. NotFoundError if absent."""
+        ...
+
     async def create_manifest(self, manifest: Manifest) -> None:
         """Write a manifest only if that (name, version) does not exist: ConflictError if it
         does. Two writers can never both create the same version."""
@@ -66,6 +86,24 @@ class BlobStore(Protocol):
 
     def list_names(self) -> AsyncIterator[str]:
         """Every artifact name with at least one version."""
+        ...
+
+    async def delete_manifests(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Remove manifests (purge of tombstoned versions), up to 1,000 a call."""
+        ...
+
+    async def create_tombstone(self, tombstone: Tombstone) -> None:
+        """Soft-delete a version: ConflictError if it is deleted already."""
+        ...
+
+    async def deleted_versions(self, name: str) -> set[int]:
+        """The versions of `name` that carry a tombstone."""
+        ...
+
+    def list_tombstones(self) -> AsyncIterator[Tombstone]: ...
+
+    async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Remove tombstones (restore, or the end of a purge), up to 1,000 a call."""
         ...
 
     async def close(self) -> None: ...

@@ -16,14 +16,25 @@ if TYPE_CHECKING:
     from pit.artifacts.store import ArtifactStore
 
 
-async def all_manifests(blobs: BlobStore) -> AsyncIterator[Manifest]:
-    """Every version of every artifact, by name then version."""
+async def all_manifests(
+    blobs: BlobStore, *, include_deleted: bool = False
+) -> AsyncIterator[Manifest]:
+    """Every live version of every artifact (with the soft-deleted ones if asked), by name
+    then version."""
     async for name in blobs.list_names():
+        deleted = set() if include_deleted else await blobs.deleted_versions(name)
         for version in await blobs.list_versions(name):
-            yield await blobs.get_manifest(name, version)
+            if version in deleted:
+                continue
+            try:
+                yield await blobs.get_manifest(name, version)
+            except NotFoundError:
+                continue  # purged while listed
 
 
 async def stats(blobs: BlobStore) -> StoreStats:
+    """Live versions and artifacts; stored bytes of every blob (soft-deleted versions keep
+    theirs until purged)."""
     logical = versions = 0
     names: set[str] = set()
     async for manifest in all_manifests(blobs):

@@ -198,19 +198,29 @@ class ArtifactStore:
         """The manifest of `name` at `version` (the latest when None); NotFoundError if none."""
         check_artifact_name(name)
         if version is None:
-            versions = await self.blobs.list_versions(name)
+            versions = await self.live_versions(name)
             if not versions:
                 raise NotFoundError(f"artifact {name!r} does not exist", name=name)
             version = versions[-1]
         check_version(version)
         try:
+            if version in await self.blobs.deleted_versions(name):
+                raise NotFoundError(f"{name} v{version} is deleted")
             return await self.blobs.get_manifest(name, version)
         except NotFoundError:
-            versions = await self.blobs.list_versions(name)
+            versions = await self.live_versions(name)
             known = f"latest is v{versions[-1]}" if versions else "the artifact does not exist"
             raise NotFoundError(
                 f"{name} v{version} does not exist ({known})", name=name, version=version
             ) from None
+
+    async def live_versions(self, name: str) -> list[int]:
+        """The versions of `name` that are not deleted (softly, by a tombstone), ascending."""
+        numbers = await self.blobs.list_versions(name)
+        if not numbers:
+            return numbers
+        deleted = await self.blobs.deleted_versions(name)
+        return [number for number in numbers if number not in deleted]
 
     async def open(self, name: str, version: int | None = None) -> ArtifactReader:
         """A version's bytes as a stream, checked against its digest (IntegrityError at the
@@ -245,7 +255,7 @@ class ArtifactStore:
     async def versions(self, name: str) -> list[Manifest]:
         """Every version of `name`, newest first; NotFoundError if it has none."""
         check_artifact_name(name)
-        numbers = await self.blobs.list_versions(name)
+        numbers = await self.live_versions(name)
         if not numbers:
             raise NotFoundError(f"artifact {name!r} does not exist", name=name)
         limit = asyncio.Semaphore(_FETCH_PARALLEL)

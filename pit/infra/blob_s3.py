@@ -2,6 +2,11 @@
 
     <prefix>blobs/sha256/<64 hex>                  content; multipart above `part_size`
     <prefix>manifests/<name>/@v/<version:010d>.json  manifests, PutObject with If-None-Match: *
+    <prefix>tombstones/<name>/@v/<version:010d>.json soft deletes, If-None-Match: * as well
+
+Tiers are storage classes (hot STANDARD, warm STANDARD_IA, cold GLACIER_IR by default); a move
+is a CopyObject of the object onto itself with the new class, so it is readable throughout.
+Deletes go in DeleteObjects batches of up to 1,000 keys.
 
 Timeouts are short and retries few, so an unreachable endpoint is a BackendUnavailableError
 within seconds, not a hang.
@@ -11,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
@@ -22,10 +28,11 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     NoCredentialsError,
 )
 
-from pit.artifacts.blob_port import BlobInfo, BlobSource
+from pit.artifacts.blob_port import BlobInfo, BlobSource, BlobTier
 from pit.artifacts.hashing import READ_SIZE, StreamHasher, hex_of, verified
 from pit.artifacts.manifest import Manifest, parse_manifest
 from pit.artifacts.names import check_artifact_name, check_digest, check_storage_class
+from pit.artifacts.tombstone import Tombstone, parse_tombstone
 from pit.common.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -38,6 +45,15 @@ PART_SIZE = 8 * 1024 * 1024
 VERSIONS_DIR = "@v"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+DEFAULT_TIER_CLASSES: dict[BlobTier, str] = {
+    "hot": "STANDARD",
+    "warm": "STANDARD_IA",
+    "cold": "GLACIER_IR",
+}
+MAX_DELETE_KEYS = 1000
+TOUCH_AFTER = timedelta(minutes=10)
+"""A deduplicated put refreshes a blob's LastModified only when it is older than this; purge's
+minimum blob age (default 1 hour) must exceed it."""
 
 
 class S3BlobStore:
@@ -54,11 +70,14 @@ class S3BlobStore:
         read_timeout: float = 30.0,
         max_attempts: int = 2,
         part_size: int = PART_SIZE,
+        tier_classes: Mapping[BlobTier, str] | None = None,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self.prefix}"
         self.part_size = part_size
+        self.tier_classes: dict[BlobTier, str] = {**DEFAULT_TIER_CLASSES, **(tier_classes or {})}
+        self._tier_of_class = {cls: tier for tier, cls in self.tier_classes.items()}
         self._endpoint_url = endpoint_url
         self._region = region
         self._config = AioConfig(
@@ -121,7 +140,7 @@ class S3BlobStore:
     ) -> bool:
         key = self._blob_key(digest)
         extra = {"StorageClass": check_storage_class(storage_class)} if storage_class else {}
-        if await self.has_blob(digest):
+        if await self._touch(key):
             return False
         if isinstance(content, bytes):
             await self._put_whole(key, digest, content, extra)
@@ -193,14 +212,94 @@ class S3BlobStore:
             return False
         return True
 
+    async def _touch(self, key: str) -> bool:
+        """Mark an existing blob as just written (a deduplicated put), by copying it onto
+        itself in its own class: purge never sweeps a blob touched after its mark. Blobs
+        written in the last `TOUCH_AFTER` are left as they are (one request fewer). False if
+        the blob is absent."""
+        s3 = await self._s3()
+        try:
+            with self._errors("look up blob"):
+                head = await s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            return False
+        if datetime.now(UTC) - _aware(head["LastModified"]) < TOUCH_AFTER:
+            return True  # recent enough: purge's minimum blob age protects it already
+        try:
+            with self._errors("touch blob"):
+                await s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    StorageClass=head.get("StorageClass", "STANDARD"),
+                    MetadataDirective="REPLACE",
+                )
+        except ClientError:
+            return False  # deleted between the two calls: write it again
+        return True
+
     async def delete_blob(self, digest: str) -> None:
         s3 = await self._s3()
         with self._errors("delete blob"):
             await s3.delete_object(Bucket=self.bucket, Key=self._blob_key(digest))
 
+    async def delete_blobs(self, digests: Sequence[str]) -> None:
+        await self._delete_keys([self._blob_key(digest) for digest in digests])
+
+    async def _delete_keys(self, keys: Sequence[str]) -> None:
+        """DeleteObjects, 1,000 keys a call; a key that failed is a BackendUnavailableError."""
+        s3 = await self._s3()
+        for start in range(0, len(keys), MAX_DELETE_KEYS):
+            batch = keys[start : start + MAX_DELETE_KEYS]
+            with self._errors("delete objects"):
+                answer = await s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            failed = [
+                error for error in answer.get("Errors", []) if error.get("Code") != "NoSuchKey"
+            ]
+            if failed:
+                first = failed[0]
+                raise BackendUnavailableError(
+                    f"{self.url}: delete objects: {len(failed)} failed, first "
+                    f"{first.get('Key')}: {first.get('Code')}"
+                )
+
+    async def move_blob(self, digest: str, tier: BlobTier) -> BlobInfo:
+        key = self._blob_key(digest)
+        s3 = await self._s3()
+        try:
+            with self._errors("move blob"):
+                head = await s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            raise NotFoundError(f"blob {digest} is missing from {self.url}") from None
+        storage_class = self.tier_classes[tier]
+        if head.get("StorageClass", "STANDARD") != storage_class:
+            with self._errors("move blob"):
+                await s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    StorageClass=storage_class,
+                    MetadataDirective="COPY",
+                )
+            with self._errors("move blob"):
+                head = await s3.head_object(Bucket=self.bucket, Key=key)
+        return BlobInfo(digest, int(head["ContentLength"]), tier, _aware(head["LastModified"]))
+
+    def tier_of_class(self, storage_class: str | None) -> BlobTier:
+        """The tier a storage class stands for; classes not in the table count as hot."""
+        return self._tier_of_class.get(storage_class or "STANDARD", "hot")
+
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
         async for item in self._list(f"{self.prefix}blobs/sha256/"):
-            yield BlobInfo("sha256:" + item["Key"].rsplit("/", 1)[-1], int(item["Size"]))
+            yield BlobInfo(
+                "sha256:" + item["Key"].rsplit("/", 1)[-1],
+                int(item["Size"]),
+                self.tier_of_class(item.get("StorageClass")),
+                _aware(item["LastModified"]),
+            )
 
     async def _list(self, prefix: str) -> AsyncIterator[dict[str, Any]]:
         s3 = await self._s3()
@@ -259,6 +358,59 @@ class S3BlobStore:
                 versions.append(int(leaf[:-5]))
         return sorted(versions)
 
+    async def delete_manifests(self, keys: Sequence[tuple[str, int]]) -> None:
+        await self._delete_keys(
+            [f"{self._versions_prefix(name)}{version:010d}.json" for name, version in keys]
+        )
+
+    # tombstones
+
+    def _tombstones_prefix(self, name: str) -> str:
+        return f"{self.prefix}tombstones/{check_artifact_name(name)}/{VERSIONS_DIR}/"
+
+    async def create_tombstone(self, tombstone: Tombstone) -> None:
+        key = f"{self._tombstones_prefix(tombstone.name)}{tombstone.version:010d}.json"
+        s3 = await self._s3()
+        try:
+            with self._errors("create tombstone"):
+                await s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=tombstone.model_dump_json(indent=2).encode() + b"\n",
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+        except ClientError:
+            raise ConflictError(
+                f"{tombstone.name} v{tombstone.version} is deleted already",
+                name=tombstone.name,
+                version=tombstone.version,
+            ) from None
+
+    async def deleted_versions(self, name: str) -> set[int]:
+        prefix = self._tombstones_prefix(name)
+        found: set[int] = set()
+        async for item in self._list(prefix):
+            leaf = item["Key"][len(prefix) :]
+            if leaf.endswith(".json") and leaf[:-5].isdigit():
+                found.add(int(leaf[:-5]))
+        return found
+
+    async def list_tombstones(self) -> AsyncIterator[Tombstone]:
+        async for item in self._list(f"{self.prefix}tombstones/"):
+            data = bytearray()
+            try:
+                async for block in self._read(item["Key"], item["Key"]):
+                    data += block
+            except NotFoundError:
+                continue  # restored or purged while listed
+            yield parse_tombstone(bytes(data), item["Key"])
+
+    async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
+        await self._delete_keys(
+            [f"{self._tombstones_prefix(name)}{version:010d}.json" for name, version in keys]
+        )
+
     async def list_names(self) -> AsyncIterator[str]:
         root = f"{self.prefix}manifests/"
         marker = f"/{VERSIONS_DIR}/"
@@ -268,6 +420,10 @@ class S3BlobStore:
             if name and name != last:  # keys come sorted: one name's versions are together
                 last = name
                 yield name
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 class _Multipart:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 
-from pit.artifacts.blob_port import BlobInfo, BlobSource
+from pit.artifacts.blob_port import BlobInfo, BlobSource, BlobTier
 from pit.artifacts.hashing import StreamHasher, verified
 from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
 from pit.artifacts.manifest import Manifest
+from pit.artifacts.tombstone import Tombstone
 from pit.common.errors import ConflictError, NotFoundError
 
 
@@ -22,11 +23,15 @@ class FakeBlobStore:
         self.blobs: dict[str, bytes] = {}
         self.storage_classes: dict[str, str | None] = {}
         self.manifests: dict[tuple[str, int], Manifest] = {}
+        self.tiers: dict[str, BlobTier] = {}
+        self.modified: dict[str, datetime] = {}
+        self.tombstones: dict[tuple[str, int], Tombstone] = {}
 
     async def put_blob(
         self, digest: str, content: BlobSource, *, storage_class: str | None = None
     ) -> bool:
         if digest in self.blobs:
+            self.modified[digest] = datetime.now(UTC)
             return False
         hasher = StreamHasher()
         data = bytearray()
@@ -38,6 +43,7 @@ class FakeBlobStore:
         await asyncio.sleep(0)  # let racing writers interleave
         self.blobs[digest] = bytes(data)
         self.storage_classes[digest] = storage_class
+        self.modified[digest] = datetime.now(UTC)
         return True
 
     async def open_blob(self, digest: str) -> AsyncIterator[bytes]:
@@ -54,10 +60,23 @@ class FakeBlobStore:
 
     async def delete_blob(self, digest: str) -> None:
         self.blobs.pop(digest, None)
+        self.tiers.pop(digest, None)
+
+    async def delete_blobs(self, digests: Sequence[str]) -> None:
+        for digest in digests:
+            await self.delete_blob(digest)
+
+    async def move_blob(self, digest: str, tier: BlobTier) -> BlobInfo:
+        if digest not in self.blobs:
+            raise NotFoundError(f"blob {digest} is missing")
+        self.tiers[digest] = tier
+        return BlobInfo(digest, len(self.blobs[digest]), tier, self.modified.get(digest))
 
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
         for digest, data in sorted(self.blobs.items()):
-            yield BlobInfo(digest, len(data))
+            yield BlobInfo(
+                digest, len(data), self.tiers.get(digest, "hot"), self.modified.get(digest)
+            )
 
     async def create_manifest(self, manifest: Manifest) -> None:
         await asyncio.sleep(0)
@@ -79,6 +98,26 @@ class FakeBlobStore:
     async def list_names(self) -> AsyncIterator[str]:
         for name in sorted({n for n, _ in self.manifests}):
             yield name
+
+    async def delete_manifests(self, keys: Sequence[tuple[str, int]]) -> None:
+        for key in keys:
+            self.manifests.pop(key, None)
+
+    async def create_tombstone(self, tombstone: Tombstone) -> None:
+        if tombstone.key in self.tombstones:
+            raise ConflictError(f"{tombstone.name} v{tombstone.version} is deleted already")
+        self.tombstones[tombstone.key] = tombstone
+
+    async def deleted_versions(self, name: str) -> set[int]:
+        return {v for n, v in self.tombstones if n == name}
+
+    async def list_tombstones(self) -> AsyncIterator[Tombstone]:
+        for key in sorted(self.tombstones):
+            yield self.tombstones[key]
+
+    async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
+        for key in keys:
+            self.tombstones.pop(key, None)
 
     async def close(self) -> None:
         return None
@@ -128,9 +167,12 @@ class FakeIndex:
     async def access_stats(
         self, keys: list[tuple[str, int]], *, since: datetime | None = None
     ) -> dict[tuple[str, int], AccessStats]:
-        return {
-            key: AccessStats(count=sum(1 for a in self.accesses if a[:2] == key)) for key in keys
-        }
+        stats: dict[tuple[str, int], AccessStats] = {}
+        for key in keys:
+            times = [at for name, version, at in self.accesses if (name, version) == key]
+            counted = [at for at in times if since is None or at >= since]
+            stats[key] = AccessStats(count=len(counted), last_access=max(times, default=None))
+        return stats
 
     async def clear(self) -> None:
         self.documents.clear()
