@@ -15,8 +15,7 @@ from pit.cli._output import emit_json, emit_line, json_option
 from pit.common.errors import InvalidInputError
 from pit.common.validation import parse_duration
 from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.stale_manager import StaleManager
-from pit.infra.stale_plans import PlanStore
+from pit.infra.stale_manager import StaleManager, open_stale_manager
 from pit.infra.stale_store import facts_from_store
 from pit.stale.cli_support import (
     explanation_to_dict,
@@ -29,7 +28,6 @@ from pit.stale.policy import parse_policy
 from pit.stale.score import Scorer
 
 T = TypeVar("T")
-STATE_SUBDIR = "stale"
 
 _store_option = click.option(
     "--store",
@@ -48,11 +46,7 @@ def _run(state: CliState, store_url: str | None, work: Callable[[StaleManager], 
     async def main() -> T:
         field = "--store" if store_url else "storage.url"
         store: ArtifactStore = open_artifact_store(settings, store_url=store_url, field=field)
-        manager = StaleManager(
-            store,
-            PlanStore(settings.state_dir / STATE_SUBDIR),
-            grace_period=settings.stale.grace_period,
-        )
+        manager = open_stale_manager(store, settings)
         try:
             return await work(manager)
         finally:

@@ -12,8 +12,9 @@ from pit.artifacts.blob_port import BlobInfo, BlobTier
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.store import ArtifactStore
 from pit.common.clock import Clock, SystemClock
+from pit.common.config import Settings
 from pit.common.errors import ConflictError, InvalidInputError, NotFoundError
-from pit.infra.stale_plans import Journal, MovedBlob, PlanStore
+from pit.infra.stale_plans import PLANS_SUBDIR, Journal, MovedBlob, PlanStore
 from pit.infra.stale_store import blob_infos, facts_from_store, live_manifests, version_tier
 from pit.stale.cli_support import plan_command
 from pit.stale.evaluate import Action
@@ -237,3 +238,12 @@ def _blob_moves(
             if digest in blobs:
                 moves[digest] = (blobs[digest], _tier(tier.value))
     return list(moves.values()), held
+
+
+def open_stale_manager(store: ArtifactStore, settings: Settings) -> StaleManager:
+    """The Stale Manager of `store`, with plans and journals under the state dir."""
+    return StaleManager(
+        store,
+        PlanStore(settings.state_dir / PLANS_SUBDIR),
+        grace_period=settings.stale.grace_period,
+    )

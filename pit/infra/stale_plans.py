@@ -45,6 +45,10 @@ class Journal(BaseModel):
     restored_at: datetime | None = None
 
 
+PLANS_SUBDIR = "stale"
+"""Where plans and journals live under the state dir."""
+
+
 class PlanStore:
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -13,9 +13,11 @@ from temporalio.worker import Worker
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.activities.artifacts import ArtifactActivities
+from pit.activities.stale import StaleActivities
 from pit.common.config import Settings
 from pit.common.logging import get_logger
 from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.stale_manager import open_stale_manager
 from pit.infra.temporal.claim_check import LazyStore
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
@@ -65,6 +67,7 @@ def served_activity_names(activity_specs: Sequence[str] = ()) -> set[str]:
     """The activity names a `pit_worker` with these `--activities` would serve."""
     own = (ArtifactActivities.put, ArtifactActivities.get, ArtifactActivities.search)
     names = {str(activity_name(fn)) for fn in (*own, ArtifactActivities.index)}
+    names |= {str(activity_name(fn)) for fn in (StaleActivities.plan, StaleActivities.apply)}
     return names | {
         str(activity_name(fn)) for fn in collect_activities(BUILTIN_ACTIVITIES, activity_specs)
     }
@@ -87,12 +90,14 @@ async def pit_worker(
     owned = artifacts is None
     store = artifacts or LazyStore(lambda: open_artifact_store(settings))
     try:
-        activities = ArtifactActivities(store.get())
+        artifact_store = store.get()
+        artifact_activities = ArtifactActivities(artifact_store)
+        stale = StaleActivities(lambda: open_stale_manager(artifact_store, settings))
         yield build_worker(
             client,
             settings,
             activity_specs=activity_specs,
-            extra_activities=[*activities.all(), *extra_activities],
+            extra_activities=[*artifact_activities.all(), *stale.all(), *extra_activities],
             task_queue=task_queue,
             use_entry_points=use_entry_points,
         )

@@ -3,8 +3,14 @@
 from pit.workflows.arbiter import ArbiterWorkflow
 from pit.workflows.check import CheckInput, CheckResult, CheckWorkflow
 from pit.workflows.dag import DagWorkflow
+from pit.workflows.stale import StaleCleanupWorkflow
 
-PIT_WORKFLOWS: tuple[type, ...] = (CheckWorkflow, DagWorkflow, ArbiterWorkflow)
+PIT_WORKFLOWS: tuple[type, ...] = (
+    CheckWorkflow,
+    DagWorkflow,
+    ArbiterWorkflow,
+    StaleCleanupWorkflow,
+)
 
 __all__ = [
     "PIT_WORKFLOWS",
@@ -13,4 +19,5 @@ __all__ = [
     "CheckResult",
     "CheckWorkflow",
     "DagWorkflow",
+    "StaleCleanupWorkflow",
 ]

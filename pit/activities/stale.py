@@ -1,0 +1,80 @@
+"""The Stale Manager's plan and apply as activities, for the scheduled cleanup workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+
+from pit.common.errors import InvalidInputError
+from pit.infra.stale_manager import StaleManager
+from pit.stale.evaluate import Action
+from pit.stale.policy import parse_policy
+
+
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_text: str
+    now: datetime
+
+
+class PlanSummary(BaseModel):
+    plan_id: str
+    deletes: int
+    demotes: int
+    promotes: int
+    bytes_affected: int
+    bytes_before: int
+    bytes_after: int
+    cost_saved_fraction: float
+
+
+class ApplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    now: datetime
+
+
+class StaleActivities:
+    """Built with the worker's `StaleManager`; register `all()`."""
+
+    def __init__(self, manager: Callable[[], StaleManager]) -> None:
+        self._manager = manager
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.plan, self.apply]
+
+    @activity.defn(name="stale.plan")
+    async def plan(self, request: PlanRequest) -> PlanSummary:
+        """A dry run of the policy, saved under its plan id; changes nothing."""
+        try:
+            policy = parse_policy(yaml.safe_load(request.policy_text))
+        except yaml.YAMLError as error:
+            raise InvalidInputError(f"policy: not valid YAML: {error}") from None
+        plan, savings = await self._manager().plan(policy, request.policy_text, request.now)
+        counts = {action.value: len(plan.by_action(action)) for action in Action}
+        cost_saved = 0.0
+        if savings.cost_before:
+            cost_saved = 1 - savings.cost_after / savings.cost_before
+        return PlanSummary(
+            plan_id=plan.plan_id,
+            deletes=counts.get("delete", 0),
+            demotes=counts.get("demote", 0),
+            promotes=counts.get("promote", 0),
+            bytes_affected=sum(item.size for item in plan.items),
+            bytes_before=savings.bytes_before,
+            bytes_after=savings.bytes_after,
+            cost_saved_fraction=round(cost_saved, 4),
+        )
+
+    @activity.defn(name="stale.apply")
+    async def apply(self, request: ApplyRequest) -> dict[str, Any]:
+        """Re-checks every item, then soft-deletes and moves tiers; returns the report."""
+        report = await self._manager().apply(request.plan_id, request.now)
+        return report.to_dict()
