@@ -2,9 +2,10 @@
 
 from pit.activities.arbiter import ARBITER_ACTIVITIES
 from pit.activities.builtin import echo, sleep
+from pit.activities.pool import place
 from pit.activities.shell import shell
 
-BUILTIN_ACTIVITIES = (echo, sleep, shell, *ARBITER_ACTIVITIES)
+BUILTIN_ACTIVITIES = (echo, sleep, shell, place, *ARBITER_ACTIVITIES)
 """What every Pit worker serves."""
 
 __all__ = ["BUILTIN_ACTIVITIES", "echo", "shell", "sleep"]

@@ -7,6 +7,7 @@ from pit.cli import (  # noqa: F401
     dag,
     dev,
     pool,
+    pool_hosts,
     stale,
     stale_schedule,
 )

@@ -23,6 +23,7 @@ from pit.common.errors import BackendUnavailableError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
 from pit.workers import pit_worker, run_until_signalled
+from pit.workers.pool_host import pool_host
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
 
 _activities_option = click.option(
@@ -59,6 +60,7 @@ async def _dev(
         pit_worker(
             session.client, settings, activity_specs=specs, artifacts=session.artifacts
         ) as worker,
+        pool_host(session.client, settings, activity_specs=specs) as host,
     ):
         if check:
             async with worker:
@@ -66,7 +68,7 @@ async def _dev(
             _report_check(session, settings, result, as_json)
             return
         _report_ready(session, settings, as_json)
-        await run_until_signalled(worker)
+        await run_until_signalled(worker, also=[host[1]] if host else [])
         if not as_json:
             emit_line("stopped")
 
@@ -196,6 +198,7 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
             task_queue=task_queue,
             artifacts=session.artifacts,
         ) as worker,
+        pool_host(session.client, settings, activity_specs=specs) as host,
     ):
         queue = task_queue or settings.temporal.task_queue
         click.echo(
@@ -203,7 +206,14 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
             f"(namespace {session.namespace}); SIGTERM or Ctrl-C drains and stops",
             err=True,
         )
-        await run_until_signalled(worker)
+        if host is not None:
+            pool, _ = host
+            click.echo(
+                f"pit worker: hosting {len(pool.config.models)} models as {pool.name!r} on "
+                f"task queue {pool.queue!r}",
+                err=True,
+            )
+        await run_until_signalled(worker, also=[host[1]] if host else [])
 
 
 @cli.command()

@@ -16,7 +16,7 @@ from pit.pool.trace import read_models, read_trace
 
 @cli.group()
 def pool() -> None:
-    """The model pool: capacity planning by simulation."""
+    """The model pools of every host: status, warm, cool; capacity planning by simulation."""
 
 
 @pool.command("simulate")

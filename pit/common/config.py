@@ -69,9 +69,21 @@ class SearchSettings(_Section):
 
 
 class PoolSettings(_Section):
+    """The models this worker hosts. No `models_file`: it hosts none."""
+
+    models_file: Path | None = Field(
+        default=None, description="YAML list of {id, memory_bytes, load_seconds, loader}"
+    )
+    host: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="this host's name in the registry; default: the machine's hostname",
+    )
     memory_budget: ByteSize = Field(default=8 * 1024**3, ge=0)
+    capacity_wait: Duration = timedelta(0)
     health_interval: Duration = timedelta(milliseconds=250)
     prewarm: bool = True
+    publish_interval: Duration = Field(default=timedelta(seconds=2), gt=timedelta(0))
 
 
 class ArbitrationSettings(_Section):

@@ -93,6 +93,9 @@ class NodeSpec(_Strict):
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     tenant: str | None = None
     """Whose share the grant counts against; default: the DAG's name."""
+    model: str | None = None
+    """A pool model the node needs: it runs on a host where that model is hot (or on the
+    host chosen to warm it), after the model is made hot there."""
 
     @field_validator("id")
     @classmethod
@@ -106,6 +109,13 @@ class NodeSpec(_Strict):
     def _activity_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_activity(value)
 
+    @field_validator("model")
+    @classmethod
+    def _model_id(cls, value: str | None) -> str | None:
+        if value is not None and NODE_ID.fullmatch(value) is None:
+            raise ValueError(NAME_RULE)
+        return value
+
     @field_validator("inputs")
     @classmethod
     def _whole_reference(cls, value: dict[str, Any] | str) -> dict[str, Any] | str:
@@ -117,6 +127,8 @@ class NodeSpec(_Strict):
     def _one_kind_of_step(self) -> NodeSpec:
         if (self.activity is None) == (self.dag is None):
             raise ValueError("a node has exactly one of activity and dag")
+        if self.model is not None and self.dag is not None:
+            raise ValueError("model goes on an activity node, not on a child dag")
         return self
 
     @property

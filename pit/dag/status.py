@@ -53,6 +53,8 @@ class NodeStatus(BaseModel):
     fallback: bool = False
     reason: str | None = None
     """Why the node ran or was reused (resume), or why it did not run."""
+    host: str | None = None
+    """The pool host a node with a `model` ran on."""
     fingerprint: str | None = None
     """Hash of activity, resolved inputs and upstream fingerprints: what `resume` compares."""
 

@@ -65,8 +65,8 @@ def parse_models(data: Any, where: str = "models") -> tuple[ModelSpec, ...]:
     return tuple(models)
 
 
-def read_models(path: Path) -> tuple[ModelSpec, ...]:
-    text = _read_text(path, "--models")
+def read_models(path: Path, field: str = "--models") -> tuple[ModelSpec, ...]:
+    text = _read_text(path, field)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -35,8 +35,10 @@ def build_worker(
     extra_activities: Iterable[ActivityFn] = (),
     task_queue: str | None = None,
     use_entry_points: bool = True,
+    workflows: bool = True,
 ) -> Worker:
-    """A worker for every Pit workflow and activity, plus the user's."""
+    """A worker for every Pit workflow (unless `workflows` is false) and activity, plus the
+    user's."""
     activities = collect_activities(
         [*BUILTIN_ACTIVITIES, *extra_activities], activity_specs, use_entry_points=use_entry_points
     )
@@ -44,7 +46,7 @@ def build_worker(
     queue = task_queue or settings.temporal.task_queue
     log.info(
         "serving %d workflows and %d activities on task queue %r: %s",
-        len(PIT_WORKFLOWS),
+        len(PIT_WORKFLOWS) if workflows else 0,
         len(activities),
         queue,
         ", ".join(sorted(str(activity_name(fn)) for fn in activities)),
@@ -52,7 +54,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=queue,
-        workflows=list(PIT_WORKFLOWS),
+        workflows=list(PIT_WORKFLOWS) if workflows else [],
         activities=activities,
         # synchronous user activities run on threads; async ones on the event loop
         activity_executor=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="pit-activity"),
@@ -106,9 +108,12 @@ async def pit_worker(
             await store.close()
 
 
-async def run_until_signalled(worker: Worker, stop: asyncio.Event | None = None) -> None:
-    """Run `worker` until SIGTERM / SIGINT (or `stop`), then drain: stop polling, let
-    in-flight activities finish within the graceful-shutdown time, and return."""
+async def run_until_signalled(
+    worker: Worker, stop: asyncio.Event | None = None, *, also: Sequence[Worker] = ()
+) -> None:
+    """Run `worker` (and the workers in `also`) until SIGTERM / SIGINT (or `stop`), then
+    drain: stop polling, let in-flight activities finish within the graceful-shutdown time,
+    and return."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -116,14 +121,21 @@ async def run_until_signalled(worker: Worker, stop: asyncio.Event | None = None)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
             installed.append(signum)
-    running = asyncio.create_task(worker.run())
+    workers = [worker, *also]
+    running = [asyncio.create_task(each.run()) for each in workers]
     stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not running.done():
+        await asyncio.wait({*running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not all(task.done() for task in running):
             log.info("draining: waiting for in-flight activities to finish")
-            await worker.shutdown()
-        await running
+            await asyncio.gather(
+                *(
+                    each.shutdown()
+                    for each, task in zip(workers, running, strict=True)
+                    if not task.done()
+                )
+            )
+        await asyncio.gather(*running)
     finally:
         stopped.cancel()
         for signum in installed:

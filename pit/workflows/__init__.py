@@ -3,6 +3,7 @@
 from pit.workflows.arbiter import ArbiterWorkflow
 from pit.workflows.check import CheckInput, CheckResult, CheckWorkflow
 from pit.workflows.dag import DagWorkflow
+from pit.workflows.pool import PoolCommandWorkflow, PoolRegistryWorkflow
 from pit.workflows.stale import StaleCleanupWorkflow
 
 PIT_WORKFLOWS: tuple[type, ...] = (
@@ -10,6 +11,8 @@ PIT_WORKFLOWS: tuple[type, ...] = (
     DagWorkflow,
     ArbiterWorkflow,
     StaleCleanupWorkflow,
+    PoolRegistryWorkflow,
+    PoolCommandWorkflow,
 )
 
 __all__ = [
@@ -19,5 +22,7 @@ __all__ = [
     "CheckResult",
     "CheckWorkflow",
     "DagWorkflow",
+    "PoolCommandWorkflow",
+    "PoolRegistryWorkflow",
     "StaleCleanupWorkflow",
 ]

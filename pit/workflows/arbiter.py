@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Literal, TypeVar
 
 from temporalio import workflow
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
     from pit.common.validation import Duration
+    from pit.infra.temporal.updates import retrying
 
 ARBITER_WORKFLOW = "pit.arbiter"
 T = TypeVar("T")
@@ -358,7 +358,7 @@ async def acquire_grant(
     deadline = None if timeout is None else loop.time() + timeout.total_seconds()
     ask = AcquireRequest(request=request, wait=slice_wait, lease=lease)
     while True:
-        reply = await _retrying(lambda: handle.execute_update(ArbiterWorkflow.acquire, ask))
+        reply = await retrying(lambda: handle.execute_update(ArbiterWorkflow.acquire, ask))
         if reply.action == "grant":
             return reply
         if reply.action in ("reject", "preempt"):
@@ -376,14 +376,14 @@ async def release_grant(client: Client, domain: str, request_id: str) -> bool:
     """Give back a grant (or withdraw a waiting request); True when the arbiter had it."""
     handle = client.get_workflow_handle(arbiter_workflow_id(domain))
     ref = RequestRef(request=request_id)
-    return await _retrying(lambda: handle.execute_update(ArbiterWorkflow.release_grant, ref))
+    return await retrying(lambda: handle.execute_update(ArbiterWorkflow.release_grant, ref))
 
 
 async def renew_grant(client: Client, domain: str, request_id: str) -> float | None:
     """Extend a held grant's lease; None when the arbiter no longer holds it for us."""
     handle = client.get_workflow_handle(arbiter_workflow_id(domain))
     ref = RequestRef(request=request_id)
-    return await _retrying(lambda: handle.execute_update(ArbiterWorkflow.renew, ref))
+    return await retrying(lambda: handle.execute_update(ArbiterWorkflow.renew, ref))
 
 
 async def arbiter_status(client: Client, domain: str) -> ArbiterStatus:
@@ -395,16 +395,3 @@ async def arbiter_status(client: Client, domain: str) -> ArbiterStatus:
             raise NotFoundError(f"no arbiter for domain {domain!r}", domain=domain) from None
         raise BackendUnavailableError(f"temporal: {error.message}") from None
     return result
-
-
-async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """An update, asked again while the arbiter is between runs (continue-as-new)."""
-    attempts = 10
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except (RPCError, WorkflowUpdateFailedError):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import NodeSpec, RetrySpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.workflows.dag_models import ModelUnavailable, on_model_host
     from pit.workflows.dag_resources import GrantRefused, hold_resources
 
 
@@ -223,15 +225,24 @@ class DagWorkflow:
         assert self._graph is not None
         spec = self._graph.spec
         retry = spec.retry_of(node)
-        try:
-            result = await workflow.execute_activity(
+        timeout = spec.timeout_of(node)
+
+        async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
+            return await workflow.execute_activity(
                 activity,
                 inputs,
-                start_to_close_timeout=spec.timeout_of(node),
+                task_queue=queue,
+                schedule_to_start_timeout=pickup,
+                start_to_close_timeout=timeout,
                 heartbeat_timeout=spec.heartbeat_of(node),
                 retry_policy=_retry_policy(retry),
                 summary=f"{node.id}: {activity}",
             )
+
+        try:
+            result = await on_model_host(node, self._nodes[node.id], timeout, run_on)
+        except ModelUnavailable as missing:
+            raise _NodeFailed(missing.message, missing.error_type, 0) from None
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
@@ -381,7 +392,7 @@ class _Outputs(Mapping[str, Any]):
 def _step_identity(node: NodeSpec) -> str:
     """What a fingerprint hashes for the step itself: a child graph's whole spec."""
     if node.dag is None:
-        return node.step
+        return node.step if node.model is None else f"{node.step}@{node.model}"
     return f"{node.step}:{node.dag.model_dump_json()}"
 
 

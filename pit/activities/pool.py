@@ -1,0 +1,56 @@
+"""Pool activities: `pit.pool.warm` / `cool` / `status` on a host's own task queue, over that
+host's pool, and `pit.pool.place` on the default queue, asking the registry where to run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from temporalio import activity
+
+from pit.pool.placement import Placement
+from pit.workflows.pool import PlaceRequest, place_model
+
+if TYPE_CHECKING:
+    from pit.workers.pool_host import PoolHost
+
+
+@activity.defn(name="pit.pool.place")
+async def place(request: PlaceRequest) -> Placement:
+    """The host a model's work should run on: hot there, warming there, or chosen to warm it."""
+    return await place_model(
+        activity.client(),
+        request.model,
+        task_queue=activity.info().task_queue,
+        exclude=request.exclude,
+    )
+
+
+class PoolActivities:
+    """The activities of one host's pool."""
+
+    def __init__(self, host: PoolHost) -> None:
+        self.host = host
+
+    @activity.defn(name="pit.pool.warm")
+    async def warm(self, model: str, session: str | None = None) -> dict[str, Any]:
+        """Make `model` hot here. With a `session` (a DAG run) it counts as a use: the
+        predictor learns from it and a hit is counted; without one it is an operator's warm."""
+        async with self.host.pool.acquire(model, session=session):
+            pass
+        self.host.changed()
+        return self.host.model_view(model)
+
+    @activity.defn(name="pit.pool.cool")
+    async def cool(self, model: str) -> dict[str, Any]:
+        """Unload `model` here if it is hot and no lease holds it; `cooled` says whether."""
+        cooled = await self.host.pool.cool(model)
+        self.host.changed()
+        return {**self.host.model_view(model), "cooled": cooled}
+
+    @activity.defn(name="pit.pool.status")
+    async def status(self) -> dict[str, Any]:
+        """This host's pool as it would publish it."""
+        return self.host.snapshot().model_dump(mode="json")
+
+    def all(self) -> list[Any]:
+        return [self.warm, self.cool, self.status]

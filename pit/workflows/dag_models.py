@@ -1,0 +1,114 @@
+"""Workflow side of a node's `model`: ask the pool registry where the model is hot (or which
+host should warm it), make it hot there as a use of this run (so the host's predictor learns
+the run's sequence of models), then run the node's activity on that host's task queue.
+
+A host that does not pick the work up within `PICKUP` is taken as gone: the node is placed
+again without it, up to `MAX_PLACEMENTS` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    TimeoutType,
+    is_cancelled_exception,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from pit.dag.run import unwrap
+    from pit.dag.spec import NodeSpec
+    from pit.dag.status import NodeStatus
+    from pit.pool.placement import Placement
+    from pit.workflows.pool import PlaceRequest
+
+PICKUP = timedelta(seconds=30)
+MAX_PLACEMENTS = 3
+T = TypeVar("T")
+_WARM_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["not_found"])
+
+RunOn = Callable[[str | None, timedelta | None], Awaitable[T]]
+"""Runs the node's activity on a task queue (None: the run's own) with a pickup timeout."""
+
+
+class ModelUnavailable(Exception):
+    """The node's model could not be made hot on any host."""
+
+    def __init__(self, message: str, error_type: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+
+
+async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, run: RunOn[T]) -> T:
+    """`run` on the host where `node.model` is hot (straight on the run's queue without a
+    model). Raises `ModelUnavailable` when no host can take it; the activity's own failure
+    propagates as its `ActivityError`."""
+    if node.model is None:
+        return await run(None, None)
+    tried: list[str] = []
+    for _ in range(MAX_PLACEMENTS):
+        placement = await _place(node.model, tried)
+        status.host = placement.host
+        status.reason = f"model {node.model} {placement.reason} on {placement.host}"
+        try:
+            await workflow.execute_activity(
+                "pit.pool.warm",
+                args=[node.model, workflow.info().workflow_id],
+                task_queue=placement.queue,
+                schedule_to_start_timeout=PICKUP,
+                start_to_close_timeout=timeout,
+                retry_policy=_WARM_RETRY,
+                summary=f"{node.id}: warm {node.model} on {placement.host}",
+            )
+            return await run(placement.queue, PICKUP)
+        except ActivityError as error:
+            if is_cancelled_exception(error):
+                raise asyncio.CancelledError from None
+            if not _not_picked_up(error):
+                if error.activity_type == "pit.pool.warm":
+                    raise _unavailable(node.model, error) from None
+                raise
+            tried.append(placement.host)
+    raise ModelUnavailable(
+        f"model {node.model}: no host picked the work up (tried {', '.join(tried)})", "timeout"
+    )
+
+
+async def _place(model: str, tried: list[str]) -> Placement:
+    try:
+        result = await workflow.execute_activity(
+            "pit.pool.place",
+            PlaceRequest(model=model, exclude=tuple(tried)),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(
+                maximum_attempts=5, non_retryable_error_types=["not_found", "capacity"]
+            ),
+            summary=f"place {model}",
+        )
+    except ActivityError as error:
+        if is_cancelled_exception(error):
+            raise asyncio.CancelledError from None
+        raise _unavailable(model, error) from None
+    output, _ = unwrap(result)  # a DAG run's activities answer in the attempt envelope
+    return Placement.model_validate(output)
+
+
+def _not_picked_up(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, TimeoutError) and cause.type is TimeoutType.SCHEDULE_TO_START
+
+
+def _unavailable(model: str, error: ActivityError) -> ModelUnavailable:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return ModelUnavailable(cause.message, cause.type)
+    return ModelUnavailable(f"model {model}: {cause or error}", None)

@@ -1,0 +1,220 @@
+"""Pools across hosts on a real Temporal dev server: publication, placement of DAG nodes with a
+`model`, warm / cool / status from the CLI, and hosts that leave or vanish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import Client
+
+from pit.cli import run
+from pit.cli._dag_client import start_run
+from pit.common.config import Settings, load_settings
+from pit.dag.graph import parse_dag
+from pit.dag.status import RunState
+from pit.pool import PoolConfig
+from pit.pool.placement import HostModel, HostSnapshot, host_queue
+from pit.workers import build_worker
+from pit.workers.pool_host import PoolHost, pool_host
+from pit.workflows.pool import place_model, publish_host, registry_hosts
+from tests.pool.support import models
+
+pytestmark = pytest.mark.integration
+
+
+@activity.defn(name="test.where")
+async def where(inputs: dict[str, Any]) -> str:
+    """The task queue this node ran on: which host it was."""
+    return activity.info().task_queue
+
+
+def _settings(tmp_path: Path, task_queue: str) -> Settings:
+    return load_settings(
+        environ={
+            "PIT_TEMPORAL__TASK_QUEUE": task_queue,
+            "PIT_POOL__PUBLISH_INTERVAL": "200ms",
+        },
+        cwd=tmp_path,
+    )
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+class Fleet:
+    def __init__(self, client: Client, settings: Settings, suffix: str) -> None:
+        self.client = client
+        self.settings = settings
+        self.queue = settings.temporal.task_queue
+        self.suffix = suffix
+        self.hosts: dict[str, PoolHost] = {}
+        self._stack = contextlib.AsyncExitStack()
+
+    def name(self, short: str) -> str:
+        return f"{short}-{self.suffix}"
+
+    async def add(self, short: str, config: PoolConfig) -> PoolHost:
+        name = self.name(short)
+        entered = await self._stack.enter_async_context(
+            pool_host(
+                self.client,
+                self.settings,
+                config=config,
+                name=name,
+                extra_activities=[where],
+                use_entry_points=False,
+            )
+        )
+        assert entered is not None
+        host, worker = entered
+        await self._stack.enter_async_context(worker)
+        self.hosts[short] = host
+        await _eventually(lambda: self.published(name))
+        return host
+
+    async def published(self, name: str) -> bool:
+        hosts = await registry_hosts(self.client, task_queue=self.queue)
+        return any(h.host == name and h.alive(time.time()) for h in hosts)
+
+    async def state_on(self, short: str, model: str) -> str | None:
+        for snapshot in await registry_hosts(self.client, task_queue=self.queue):
+            if snapshot.host == self.name(short):
+                found = snapshot.model(model)
+                return found.state if found else None
+        return None
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+@pytest_asyncio.fixture
+async def fleet(temporal_client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Fleet]:
+    settings = _settings(tmp_path, task_queue)
+    default = build_worker(
+        temporal_client, settings, extra_activities=[where], use_entry_points=False
+    )
+    fleet = Fleet(temporal_client, settings, task_queue[-8:])
+    async with default:
+        try:
+            yield fleet
+        finally:
+            await fleet.aclose()
+
+
+def _config(budget: int, *specs: tuple[str, int]) -> PoolConfig:
+    declared = [
+        m.model_copy(update={"id": name})
+        for (name, _), m in zip(specs, models(*[s for _, s in specs]), strict=True)
+    ]
+    return PoolConfig(memory_budget=budget, models=tuple(declared))
+
+
+async def test_dag_nodes_run_where_their_model_is_hot_and_cold_models_warm_once(
+    fleet: Fleet,
+) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600), ("embed", 100)))
+    beta = await fleet.add("beta", _config(2000, ("llm", 600), ("embed", 100), ("ocr", 100)))
+    await alpha.pool.warm("llm")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "llm"), "hot"))
+
+    dag = parse_dag(
+        {
+            "name": "models",
+            "nodes": [
+                {"id": "chat", "activity": "test.where", "model": "llm"},
+                {"id": "read", "activity": "test.where", "model": "ocr"},
+                {"id": "vec", "activity": "test.where", "model": "embed"},
+                {"id": "vec2", "activity": "test.where", "model": "embed"},
+            ],
+        }
+    )
+    handle = await start_run(fleet.client, dag, task_queue=fleet.queue)
+    status = await asyncio.wait_for(handle.result(), 60)
+
+    assert status.status is RunState.SUCCEEDED
+    nodes = status.nodes
+    assert nodes["chat"].output == alpha.queue and nodes["chat"].host == alpha.name
+    assert nodes["read"].output == beta.queue  # only beta serves ocr
+    # embed was cold on both: beta has more free memory, and both asks load it there once
+    assert nodes["vec"].output == nodes["vec2"].output == beta.queue
+    assert beta.pool.state("embed") == "hot" and alpha.pool.state("embed") == "cold"
+    assert alpha.pool.stats.hits >= 1  # the DAG's use of llm counted as a hit on alpha
+    assert beta.pool.stats.loads == 2  # ocr and embed, each loaded once
+
+
+async def _is(value: Awaitable[str | None], expected: str) -> bool:
+    return await value == expected
+
+
+async def test_a_host_that_leaves_or_stops_publishing_gets_no_more_work(fleet: Fleet) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    ghost = fleet.name("ghost")
+    snapshot = HostSnapshot(
+        host=ghost,
+        queue=host_queue(ghost),
+        budget_bytes=10_000,
+        reserved_bytes=600,
+        interval=0.2,
+        models=(HostModel(id="llm", state="hot", memory_bytes=600, since=time.time()),),
+    )
+    await publish_host(fleet.client, snapshot, task_queue=fleet.queue)
+    placed = await place_model(fleet.client, "llm", task_queue=fleet.queue)
+    assert placed.host == ghost  # hot there, and it has just published
+
+    await asyncio.sleep(0.8)  # three publication intervals without a word from the ghost
+    placed = await place_model(fleet.client, "llm", task_queue=fleet.queue)
+    assert placed.host == alpha.name
+
+    await fleet.aclose()  # alpha leaves the registry on the way out
+    hosts = await registry_hosts(fleet.client, task_queue=fleet.queue)
+    assert alpha.name not in {h.host for h in hosts}
+
+
+def _pit(address: str, *args: str) -> Callable[[], int]:
+    return lambda: run(["--temporal", address, "pool", *args])
+
+
+async def test_cli_status_warm_and_cool(
+    fleet: Fleet,
+    temporal_client: Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", fleet.queue)
+    address = temporal_client.service_client.config.target_host
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600), ("embed", 100)))
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(_pit(address, "warm", "embed", "--json")) == 0
+    (warmed,) = json.loads(capsys.readouterr().out)["hosts"]
+    assert (warmed["host"], warmed["id"], warmed["state"]) == (alpha.name, "embed", "hot")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "embed"), "hot"))
+
+    assert await asyncio.to_thread(_pit(address, "status", "--json")) == 0
+    shown = json.loads(capsys.readouterr().out)["hosts"]
+    mine = next(h for h in shown if h["host"] == alpha.name)
+    assert mine["alive"] is True and mine["queue"] == alpha.queue
+    states = {m["id"]: (m["state"], m["memory_bytes"]) for m in mine["models"]}
+    assert states == {"llm": ("cold", 600), "embed": ("hot", 100)}
+
+    assert await asyncio.to_thread(_pit(address, "cool", "embed", "--json")) == 0
+    cooled = json.loads(capsys.readouterr().out)["hosts"]
+    assert [(c["host"], c["cooled"]) for c in cooled] == [(alpha.name, True)]
+    assert alpha.pool.state("embed") in ("cooling", "cold")
+
+    assert await asyncio.to_thread(_pit(address, "warm", "nope")) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["pit: error: no live pool host serves model 'nope'"]
