@@ -23,7 +23,7 @@ from pit.common.errors import BackendUnavailableError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
 from pit.workers import pit_worker, run_until_signalled
-from pit.workers.pool_host import pool_host
+from pit.workers.pool_host import PoolHost, pool_config, pool_host
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
 
 _activities_option = click.option(
@@ -55,25 +55,28 @@ def dev(
 async def _dev(
     settings: Settings, *, check: bool, ui: bool, specs: tuple[str, ...], as_json: bool
 ) -> None:
+    hosted = pool_config(settings)  # a bad models file fails before anything starts
     async with (
         open_temporal(settings, ui=ui) as session,
         pit_worker(
             session.client, settings, activity_specs=specs, artifacts=session.artifacts
         ) as worker,
-        pool_host(session.client, settings, activity_specs=specs) as host,
+        pool_host(session.client, settings, activity_specs=specs, config=hosted) as host,
     ):
         if check:
             async with worker:
                 result = await run_check(session.client, settings.temporal.task_queue)
             _report_check(session, settings, result, as_json)
             return
-        _report_ready(session, settings, as_json)
+        _report_ready(session, settings, as_json, host[0] if host else None)
         await run_until_signalled(worker, also=[host[1]] if host else [])
         if not as_json:
             emit_line("stopped")
 
 
-def _report_ready(session: TemporalSession, settings: Settings, as_json: bool) -> None:
+def _report_ready(
+    session: TemporalSession, settings: Settings, as_json: bool, host: PoolHost | None
+) -> None:
     queue = settings.temporal.task_queue
     if as_json:
         document = {
@@ -82,6 +85,7 @@ def _report_ready(session: TemporalSession, settings: Settings, as_json: bool) -
             "ui_url": session.ui_url,
             "task_queue": queue,
             "embedded": session.embedded,
+            "pool_host": None if host is None else {"host": host.name, "queue": host.queue},
         }
         click.echo(json.dumps(document))
         return
@@ -89,6 +93,9 @@ def _report_ready(session: TemporalSession, settings: Settings, as_json: bool) -
     if session.ui_url:
         emit_line(f"Web UI     {session.ui_url}")
     emit_line(f"Worker     task queue {queue!r}")
+    if host is not None:
+        count = len(host.config.models)
+        emit_line(f"Pool host  {host.name!r}: {count} models on task queue {host.queue!r}")
     emit_line(f"From another shell:  pit --temporal {session.address} check")
     emit_line("Press Ctrl-C to stop.")
 
@@ -189,6 +196,7 @@ def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | N
 async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | None) -> None:
     if settings.log_level == "warning":  # the default: a worker's log shows what it ran
         configure_logging(settings.log_format, "info")
+    hosted = pool_config(settings)  # a bad models file fails before anything starts
     async with (
         open_temporal(settings) as session,
         pit_worker(
@@ -198,7 +206,9 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
             task_queue=task_queue,
             artifacts=session.artifacts,
         ) as worker,
-        pool_host(session.client, settings, activity_specs=specs) as host,
+        pool_host(
+            session.client, settings, activity_specs=specs, task_queue=task_queue, config=hosted
+        ) as host,
     ):
         queue = task_queue or settings.temporal.task_queue
         click.echo(

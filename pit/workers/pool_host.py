@@ -161,14 +161,17 @@ async def pool_host(
     activity_specs: Sequence[str] = (),
     extra_activities: Iterable[ActivityFn] = (),
     use_entry_points: bool = True,
+    task_queue: str | None = None,
     config: PoolConfig | None = None,
     name: str | None = None,
     loaders: Mapping[str, ModelLoader] | None = None,
 ) -> AsyncIterator[tuple[PoolHost, Worker] | None]:
-    """The host's pool and the worker of its queue, publishing while inside; None when
-    `[pool]` names no models (and no `config` is given). Leaves the registry on the way out."""
+    """The host's pool and the worker of its queue, publishing while inside to the registry
+    of `task_queue` (default: the configured one); None when `[pool]` names no models (and
+    no `config` is given). Leaves the registry on the way out."""
     global _current
     config = config or pool_config(settings)
+    registry_queue = task_queue or settings.temporal.task_queue
     if config is None:
         yield None
         return
@@ -189,7 +192,7 @@ async def pool_host(
     )
     tasks = [
         asyncio.create_task(host.health.run()),
-        asyncio.create_task(host.publish_forever(client, settings.temporal.task_queue)),
+        asyncio.create_task(host.publish_forever(client, registry_queue)),
     ]
     previous, _current = _current, host
     log.info("host %s: %d models on task queue %s", host.name, len(config.models), host.queue)
@@ -201,5 +204,5 @@ async def pool_host(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await leave_registry(client, host.name, task_queue=settings.temporal.task_queue)
+            await leave_registry(client, host.name, task_queue=registry_queue)
         await host.aclose()

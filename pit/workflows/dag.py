@@ -12,13 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
-    RetryState,
-    TimeoutError,
     is_cancelled_exception,
 )
 
@@ -29,19 +26,12 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.refs import resolve
     from pit.dag.run import STATUS_PAGE, CarriedState, DagRunInput, StatusPage, unwrap
     from pit.dag.scheduler import Scheduler
-    from pit.dag.spec import NodeSpec, RetrySpec
+    from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_models import ModelUnavailable, on_model_host
     from pit.workflows.dag_resources import GrantRefused, hold_resources
-
-
-class _NodeFailed(Exception):
-    def __init__(self, message: str, error_type: str | None, attempts: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
-        self.attempts = attempts
 
 
 @workflow.defn(name="pit.dag")
@@ -183,7 +173,7 @@ class DagWorkflow:
             async with hold_resources(self._graph.spec, node, status):
                 await self._attempt(node, status)
         except GrantRefused as refused:
-            await self._recover(node, _NodeFailed(refused.message, refused.error_type, 0))
+            await self._recover(node, NodeFailed(refused.message, refused.error_type, 0))
         except asyncio.CancelledError:
             status.error = status.error or "cancelled"
             self._end(node_id, NodeState.CANCELLED)
@@ -205,7 +195,7 @@ class DagWorkflow:
                     f"nodes.{node_id}.inputs",
                 )
             except InvalidInputError as error:
-                raise _NodeFailed(error.message, error.code, 0) from None
+                raise NodeFailed(error.message, error.code, 0) from None
             parents = [self._nodes[p].fingerprint for p in self._graph.parents[node_id]]
             status.fingerprint = fingerprint(_step_identity(node), inputs, parents)
             if self._reuse(node_id, status):
@@ -218,7 +208,7 @@ class DagWorkflow:
                 assert node.activity is not None
                 output, attempts = await self._execute(node, node.activity, inputs)
             self._succeed(node_id, output, attempts)
-        except _NodeFailed as failure:
+        except NodeFailed as failure:
             await self._recover(node, failure)
 
     async def _execute(self, node: NodeSpec, activity: str, inputs: Any) -> tuple[Any, int | None]:
@@ -235,18 +225,18 @@ class DagWorkflow:
                 schedule_to_start_timeout=pickup,
                 start_to_close_timeout=timeout,
                 heartbeat_timeout=spec.heartbeat_of(node),
-                retry_policy=_retry_policy(retry),
+                retry_policy=retry_policy(retry),
                 summary=f"{node.id}: {activity}",
             )
 
         try:
             result = await on_model_host(node, self._nodes[node.id], timeout, run_on)
         except ModelUnavailable as missing:
-            raise _NodeFailed(missing.message, missing.error_type, 0) from None
+            raise NodeFailed(missing.message, missing.error_type, 0) from None
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
-            raise _failure(error, retry) from None
+            raise activity_failure(error, retry) from None
         return unwrap(result)
 
     async def _run_child(self, node: NodeSpec, inputs: Any) -> dict[str, Any]:
@@ -272,12 +262,12 @@ class DagWorkflow:
                 raise asyncio.CancelledError from None
             cause = error.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-            raise _NodeFailed(f"child graph {child_id}: {message}", "work_failed", 1) from None
+            raise NodeFailed(f"child graph {child_id}: {message}", "work_failed", 1) from None
         child = check_graph(node.dag)
         sinks = [node_id for node_id in child.order if not child.children[node_id]]
         return {sink: result.nodes[sink].output for sink in sinks if sink in result.nodes}
 
-    async def _recover(self, node: NodeSpec, failure: _NodeFailed) -> None:
+    async def _recover(self, node: NodeSpec, failure: NodeFailed) -> None:
         status = self._nodes[node.id]
         status.attempts = failure.attempts or status.attempts
         status.error, status.error_type = failure.message, failure.error_type
@@ -297,7 +287,7 @@ class DagWorkflow:
                     f"nodes.{node.id}.on_failure.fallback.inputs",
                 )
                 output, _ = await self._execute(node, fallback.activity, resolved)
-            except _NodeFailed as second:
+            except NodeFailed as second:
                 status.error = f"{failure.message}; fallback {fallback.activity}: {second.message}"
             except InvalidInputError as error:
                 status.error = f"{failure.message}; fallback {fallback.activity}: {error.message}"
@@ -394,29 +384,3 @@ def _step_identity(node: NodeSpec) -> str:
     if node.dag is None:
         return node.step if node.model is None else f"{node.step}@{node.model}"
     return f"{node.step}:{node.dag.model_dump_json()}"
-
-
-def _retry_policy(retry: RetrySpec) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=retry.initial_interval,
-        backoff_coefficient=retry.backoff_coefficient,
-        maximum_interval=retry.maximum_interval,
-        maximum_attempts=retry.max_attempts,
-        non_retryable_error_types=list(retry.non_retryable_errors) or None,
-    )
-
-
-def _failure(error: ActivityError, retry: RetrySpec) -> _NodeFailed:
-    cause = error.cause
-    attempts: int | None = None
-    if error.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
-        attempts = retry.max_attempts
-    if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details else None
-        if isinstance(details, dict) and isinstance(details.get("attempt"), int):
-            attempts = details["attempt"]
-        return _NodeFailed(cause.message, cause.type, attempts)
-    if isinstance(cause, TimeoutError):
-        kind = cause.type.name.lower().replace("_", "-") if cause.type else "timeout"
-        return _NodeFailed(f"timed out ({kind})", "timeout", attempts)
-    return _NodeFailed(str(cause or error), None, attempts)

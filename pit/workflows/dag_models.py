@@ -33,6 +33,14 @@ with workflow.unsafe.imports_passed_through():
 PICKUP = timedelta(seconds=30)
 MAX_PLACEMENTS = 3
 T = TypeVar("T")
+_WHY = {
+    "hot": "hot there",
+    "warming": "warming there",
+    "assigned": "being warmed there",
+    "room": "warmed there (free memory)",
+    "evict": "warmed there (evicting idle models)",
+    "busy": "warmed there (waiting for memory)",
+}
 _WARM_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["not_found"])
 
 RunOn = Callable[[str | None, timedelta | None], Awaitable[T]]
@@ -58,7 +66,7 @@ async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, 
     for _ in range(MAX_PLACEMENTS):
         placement = await _place(node.model, tried)
         status.host = placement.host
-        status.reason = f"model {node.model} {placement.reason} on {placement.host}"
+        status.reason = f"model {node.model} on {placement.host}: {_WHY[placement.reason]}"
         try:
             await workflow.execute_activity(
                 "pit.pool.warm",

@@ -32,6 +32,7 @@ ASSIGNMENT_TTL = 60.0
 """Seconds a placement's choice of host to warm a cold model is remembered."""
 FORGET_AFTER = 600.0
 """Seconds after its last publication that a silent host is dropped from the registry."""
+QUERY_TIMEOUT = timedelta(seconds=10)
 _SIGNALS_PER_RUN = 2000
 
 
@@ -183,10 +184,17 @@ async def registry_hosts(client: Client, *, task_queue: str) -> list[HostSnapsho
     """Every host the registry knows (live or not); none when no host ever published."""
     handle = client.get_workflow_handle(registry_id(task_queue))
     try:
-        hosts: list[HostSnapshot] = await handle.query(PoolRegistryWorkflow.hosts)
+        hosts: list[HostSnapshot] = await handle.query(
+            PoolRegistryWorkflow.hosts, rpc_timeout=QUERY_TIMEOUT
+        )
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return []
+        if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise BackendUnavailableError(
+                f"the pool registry did not answer within {QUERY_TIMEOUT.seconds}s: "
+                f"is a pit worker serving task queue {task_queue!r}?"
+            ) from None
         raise BackendUnavailableError(f"temporal: {error.message}") from None
     return hosts
 

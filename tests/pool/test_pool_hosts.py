@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -218,3 +222,107 @@ async def test_cli_status_warm_and_cool(
     assert await asyncio.to_thread(_pit(address, "warm", "nope")) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert error == ["pit: error: no live pool host serves model 'nope'"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker_process(address: str, queue: str, env_extra: dict[str, str]) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env |= {"PYTHONPATH": str(ROOT), **env_extra}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pit", "--temporal", address, "worker", "--task-queue", queue],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_pit_worker_hosts_the_models_file_and_leaves_on_sigterm(
+    temporal_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    models_file = tmp_path / "models.yaml"
+    models_file.write_text("- {id: llm, memory_bytes: 1GiB, load_seconds: 0.05}\n")
+    host = f"proc-{task_queue[-8:]}"
+    address = temporal_client.service_client.config.target_host
+    worker = _worker_process(
+        address,
+        task_queue,
+        {
+            "PIT_POOL__MODELS_FILE": str(models_file),
+            "PIT_POOL__HOST": host,
+            "PIT_POOL__MEMORY_BUDGET": "2GiB",
+            "PIT_POOL__PUBLISH_INTERVAL": "200ms",
+        },
+    )
+    try:
+
+        async def live() -> bool:
+            hosts = await registry_hosts(temporal_client, task_queue=task_queue)
+            return any(h.host == host and h.alive(time.time()) for h in hosts)
+
+        await _eventually(live, timeout=30)
+        dag = parse_dag(
+            {"name": "one", "nodes": [{"id": "n", "activity": "pit.echo", "model": "llm"}]}
+        )
+        handle = await start_run(temporal_client, dag, task_queue=task_queue)
+        status = await asyncio.wait_for(handle.result(), 60)
+        assert status.status is RunState.SUCCEEDED and status.nodes["n"].host == host
+        await _eventually(lambda: _hot_on(temporal_client, task_queue, host, "llm"))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    assert f"hosting 1 models as '{host}'" in stderr
+    settings = load_settings(environ={}, cwd=tmp_path)
+    async with build_worker(temporal_client, settings, task_queue=task_queue):  # the registry's
+        hosts = await registry_hosts(temporal_client, task_queue=task_queue)
+    assert host not in {h.host for h in hosts}
+
+
+async def _hot_on(client: Client, queue: str, host: str, model: str) -> bool:
+    for snapshot in await registry_hosts(client, task_queue=queue):
+        found = snapshot.model(model) if snapshot.host == host else None
+        if found is not None:
+            return found.state == "hot"
+    return False
+
+
+def test_pit_worker_with_a_missing_models_file_is_bad_input(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env |= {"PYTHONPATH": str(ROOT), "PIT_POOL__MODELS_FILE": str(tmp_path / "none.yaml")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pit", "--temporal", "127.0.0.1:1", "worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pool.models_file" in result.stderr and "none.yaml" in result.stderr
+
+
+async def test_the_documented_example_runs_on_a_host_of_the_example_models(
+    fleet: Fleet,
+    temporal_client: Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pit.pool.trace import read_models
+
+    examples = ROOT / "examples" / "pool"
+    config = PoolConfig(models=read_models(examples / "host.models.yaml"))
+    host = await fleet.add("laptop", config)
+    monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", fleet.queue)
+    address = temporal_client.service_client.config.target_host
+    argv = ["--temporal", address, "run", str(examples / "models.dag.yaml")]
+    code = await asyncio.to_thread(run, [*argv, "--input", "question=why", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    nodes = json.loads(out)["nodes"]
+    assert {node["host"] for node in nodes.values()} == {host.name}
+    assert nodes["answer"]["output"]["context"]["hits"]["text"] == "why"
+    assert host.pool.state("chat") == "hot"
