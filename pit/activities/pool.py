@@ -37,14 +37,12 @@ class PoolActivities:
         predictor learns from it and a hit is counted; without one it is an operator's warm."""
         async with self.host.pool.acquire(model, session=session):
             pass
-        self.host.changed()
         return self.host.model_view(model)
 
     @activity.defn(name="pit.pool.cool")
     async def cool(self, model: str) -> dict[str, Any]:
         """Unload `model` here if it is hot and no lease holds it; `cooled` says whether."""
         cooled = await self.host.pool.cool(model)
-        self.host.changed()
         return {**self.host.model_view(model), "cooled": cooled}
 
     @activity.defn(name="pit.pool.status")

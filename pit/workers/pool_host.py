@@ -102,10 +102,6 @@ class PoolHost:
         self._changed = asyncio.Event()
         self.pool.add_transition_listener(lambda *_: self._changed.set())
 
-    def changed(self) -> None:
-        """Publish soon: the pool changed in a way placement should see."""
-        self._changed.set()
-
     def snapshot(self) -> HostSnapshot:
         wall, mono = time.time(), self.pool.clock.monotonic()
         models = []

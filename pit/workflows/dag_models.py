@@ -93,10 +93,11 @@ async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, 
 
 async def _place(model: str, tried: list[str]) -> Placement:
     try:
-        result = await workflow.execute_activity(
+        # local: one update to the registry from this worker, no task-queue round trip
+        result = await workflow.execute_local_activity(
             "pit.pool.place",
             PlaceRequest(model=model, exclude=tuple(tried)),
-            start_to_close_timeout=timedelta(minutes=1),
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(
                 maximum_attempts=5, non_retryable_error_types=["not_found", "capacity"]
             ),
