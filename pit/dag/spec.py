@@ -71,6 +71,9 @@ class Defaults(_Strict):
     timeout: Duration = timedelta(minutes=5)
     heartbeat: Duration | None = None
     retry: RetrySpec = RetrySpec()
+    model_pickup: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    """How long a pool host may take to pick up a model node's work before it counts as gone
+    and the node is placed again without it."""
 
 
 class NodeSpec(_Strict):

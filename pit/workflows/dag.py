@@ -230,7 +230,8 @@ class DagWorkflow:
             )
 
         try:
-            result = await on_model_host(node, self._nodes[node.id], timeout, run_on)
+            pickup = spec.defaults.model_pickup
+            result = await on_model_host(node, self._nodes[node.id], timeout, pickup, run_on)
         except ModelUnavailable as missing:
             raise NodeFailed(missing.message, missing.error_type, 0) from None
         except ActivityError as error:

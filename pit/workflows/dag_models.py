@@ -2,8 +2,8 @@
 host should warm it), make it hot there as a use of this run (so the host's predictor learns
 the run's sequence of models), then run the node's activity on that host's task queue.
 
-A host that does not pick the work up within `PICKUP` is taken as gone: the node is placed
-again without it, up to `MAX_PLACEMENTS` times.
+A host that does not pick the work up within `defaults.model_pickup` is taken as gone: the
+node is placed again without it, up to `MAX_PLACEMENTS` times.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from pit.pool.placement import Placement
     from pit.workflows.pool import PlaceRequest
 
-PICKUP = timedelta(seconds=30)
 MAX_PLACEMENTS = 3
 T = TypeVar("T")
 _WHY = {
@@ -56,7 +55,9 @@ class ModelUnavailable(Exception):
         self.error_type = error_type
 
 
-async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, run: RunOn[T]) -> T:
+async def on_model_host(
+    node: NodeSpec, status: NodeStatus, timeout: timedelta, pickup: timedelta, run: RunOn[T]
+) -> T:
     """`run` on the host where `node.model` is hot (straight on the run's queue without a
     model). Raises `ModelUnavailable` when no host can take it; the activity's own failure
     propagates as its `ActivityError`."""
@@ -72,12 +73,12 @@ async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, 
                 "pit.pool.warm",
                 args=[node.model, workflow.info().workflow_id],
                 task_queue=placement.queue,
-                schedule_to_start_timeout=PICKUP,
+                schedule_to_start_timeout=pickup,
                 start_to_close_timeout=timeout,
                 retry_policy=_WARM_RETRY,
                 summary=f"{node.id}: warm {node.model} on {placement.host}",
             )
-            return await run(placement.queue, PICKUP)
+            return await run(placement.queue, pickup)
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
@@ -93,11 +94,13 @@ async def on_model_host(node: NodeSpec, status: NodeStatus, timeout: timedelta, 
 
 async def _place(model: str, tried: list[str]) -> Placement:
     try:
-        # local: one update to the registry from this worker, no task-queue round trip
-        result = await workflow.execute_local_activity(
+        # not a local activity, which would save a round trip: when a run ends in the same
+        # activation as another node's local activity, sdk-core records the marker after the
+        # close command and the task fails forever (temporalio/sdk-rust#659)
+        result = await workflow.execute_activity(
             "pit.pool.place",
             PlaceRequest(model=model, exclude=tuple(tried)),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(minutes=1),
             retry_policy=RetryPolicy(
                 maximum_attempts=5, non_retryable_error_types=["not_found", "capacity"]
             ),

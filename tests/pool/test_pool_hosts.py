@@ -326,3 +326,61 @@ async def test_the_documented_example_runs_on_a_host_of_the_example_models(
     assert {node["host"] for node in nodes.values()} == {host.name}
     assert nodes["answer"]["output"]["context"]["hits"]["text"] == "why"
     assert host.pool.state("chat") == "hot"
+
+
+async def test_a_host_that_publishes_but_never_picks_up_is_passed_over(fleet: Fleet) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    ghost = fleet.name("ghost")
+    snapshot = HostSnapshot(
+        host=ghost,
+        queue=host_queue(ghost),  # nobody polls it
+        budget_bytes=10_000,
+        reserved_bytes=600,
+        interval=0.2,
+        models=(HostModel(id="llm", state="hot", memory_bytes=600, since=time.time()),),
+    )
+
+    async def haunt() -> None:
+        while True:
+            await publish_host(fleet.client, snapshot, task_queue=fleet.queue)
+            await asyncio.sleep(0.1)
+
+    haunting = asyncio.create_task(haunt())
+    try:
+        await asyncio.sleep(0.3)
+        dag = parse_dag(
+            {
+                "name": "ghosted",
+                "defaults": {"model_pickup": "1s"},
+                "nodes": [{"id": "n", "activity": "test.where", "model": "llm"}],
+            }
+        )
+        handle = await start_run(fleet.client, dag, task_queue=fleet.queue)
+        status = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        haunting.cancel()
+    assert status.status is RunState.SUCCEEDED
+    assert status.nodes["n"].output == alpha.queue and status.nodes["n"].host == alpha.name
+
+
+async def test_a_model_no_host_serves_fails_the_node_with_a_clear_error(fleet: Fleet) -> None:
+    await fleet.add("alpha", _config(1000, ("llm", 600)))
+    dag = parse_dag(
+        {
+            "name": "missing",
+            "nodes": [
+                {"id": "n", "activity": "test.where", "model": "vision"},
+                {"id": "m", "activity": "test.where", "model": "vision", "on_failure": "skip"},
+            ],
+        }
+    )
+    handle = await start_run(fleet.client, dag, task_queue=fleet.queue)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(handle.result(), 60)
+    from pit.cli._dag_client import run_status
+
+    status = await run_status(fleet.client, handle.id)
+    assert status.status is RunState.FAILED
+    assert status.nodes["n"].error == "no live pool host serves model 'vision'"
+    assert status.nodes["n"].error_type == "not_found"
+    assert status.nodes["m"].state == "skipped"
