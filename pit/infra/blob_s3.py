@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import get_session  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
     ClientError,
-    NoCredentialsError,
 )
 
 from pit.artifacts.blob_port import BlobInfo, BlobSource, BlobTier
@@ -33,18 +31,13 @@ from pit.artifacts.hashing import READ_SIZE, StreamHasher, hex_of, verified
 from pit.artifacts.manifest import Manifest, parse_manifest
 from pit.artifacts.names import check_artifact_name, check_digest, check_storage_class
 from pit.artifacts.tombstone import Tombstone, parse_tombstone
-from pit.common.errors import (
-    BackendUnavailableError,
-    ConfigError,
-    ConflictError,
-    NotFoundError,
-)
+from pit.common.errors import BackendUnavailableError, ConflictError, NotFoundError
+from pit.infra.s3_errors import s3_errors
+from pit.infra.s3_multipart import Multipart
 
 PART_SIZE = 8 * 1024 * 1024
 """Multipart part size; a stream longer than one part is uploaded in parts as it arrives."""
 VERSIONS_DIR = "@v"
-_MISSING = {"404", "NoSuchKey", "NotFound"}
-_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 DEFAULT_TIER_CLASSES: dict[BlobTier, str] = {
     "hot": "STANDARD",
     "warm": "STANDARD_IA",
@@ -105,30 +98,9 @@ class S3BlobStore:
         self._client = None
         await self._stack.aclose()
 
-    @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def _errors(self, what: str) -> contextlib.AbstractContextManager[None]:
         """botocore failures as Pit errors; a missing key is left to the caller."""
-        try:
-            yield
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code == "NoSuchBucket":
-                raise ConfigError.for_field(
-                    "storage.url", self.url, f"bucket {self.bucket!r} does not exist"
-                ) from None
-            if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
-                raise ConfigError(f"{self.url}: {what}: {code}: check the S3 credentials") from None
-            if code in _MISSING or code in _PRECONDITION:
-                raise
-            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
-        except NoCredentialsError:
-            raise ConfigError(
-                f"{self.url}: no S3 credentials (set AWS_ACCESS_KEY_ID or a profile)"
-            ) from None
-        except BotoCoreError as error:
-            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
-        except (TimeoutError, OSError) as error:
-            raise BackendUnavailableError(f"{self.url}: {what}: {error}") from None
+        return s3_errors(self.url, self.bucket, what)
 
     # blobs
 
@@ -147,7 +119,7 @@ class S3BlobStore:
             return True
         buffer = bytearray()
         hasher = StreamHasher()
-        upload: _Multipart | None = None
+        upload: Multipart | None = None
         try:
             async for piece in content:
                 hasher.update(piece)
@@ -177,11 +149,11 @@ class S3BlobStore:
         with self._errors("put blob"):
             await s3.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
 
-    async def _start_multipart(self, key: str, extra: dict[str, str]) -> _Multipart:
+    async def _start_multipart(self, key: str, extra: dict[str, str]) -> Multipart:
         s3 = await self._s3()
         with self._errors("start multipart upload"):
             created = await s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
-        return _Multipart(self, s3, key, created["UploadId"])
+        return Multipart(s3, self.url, self.bucket, key, created["UploadId"])
 
     async def open_blob(self, digest: str) -> AsyncIterator[bytes]:
         key = self._blob_key(digest)
@@ -424,38 +396,3 @@ class S3BlobStore:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
-
-
-class _Multipart:
-    """One multipart upload in progress: parts go up as they fill; abort on any failure."""
-
-    def __init__(self, store: S3BlobStore, s3: Any, key: str, upload_id: str) -> None:
-        self._store, self._s3, self._key, self._id = store, s3, key, upload_id
-        self._parts: list[dict[str, Any]] = []
-
-    async def send(self, data: bytes) -> None:
-        number = len(self._parts) + 1
-        with self._store._errors(f"upload part {number}"):
-            sent = await self._s3.upload_part(
-                Bucket=self._store.bucket,
-                Key=self._key,
-                UploadId=self._id,
-                PartNumber=number,
-                Body=data,
-            )
-        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
-
-    async def complete(self) -> None:
-        with self._store._errors("complete multipart upload"):
-            await self._s3.complete_multipart_upload(
-                Bucket=self._store.bucket,
-                Key=self._key,
-                UploadId=self._id,
-                MultipartUpload={"Parts": self._parts},
-            )
-
-    async def abort(self) -> None:
-        with contextlib.suppress(Exception):  # best effort; a lifecycle rule cleans up the rest
-            await self._s3.abort_multipart_upload(
-                Bucket=self._store.bucket, Key=self._key, UploadId=self._id
-            )
