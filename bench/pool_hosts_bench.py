@@ -74,8 +74,9 @@ async def main(quick: bool) -> None:
                         pool_host(client, settings, config=config, name=name)
                     )
                     assert entered is not None
-                    host, worker = entered
-                    await stack.enter_async_context(worker)
+                    host = entered
+                    assert host.worker is not None
+                    await stack.enter_async_context(host.worker)
                     await host.pool.warm("m0")
                     await host.pool.warm("m1")
                 while len(await registry_hosts(client, task_queue=queue)) < 2:

@@ -13,6 +13,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from pit import __version__
 from pit.cli._app import CliState, cli
@@ -68,8 +69,8 @@ async def _dev(
                 result = await run_check(session.client, settings.temporal.task_queue)
             _report_check(session, settings, result, as_json)
             return
-        _report_ready(session, settings, as_json, host[0] if host else None)
-        await run_until_signalled(worker, also=[host[1]] if host else [])
+        _report_ready(session, settings, as_json, host)
+        await run_until_signalled(worker, also=_workers_of(host))
         if not as_json:
             emit_line("stopped")
 
@@ -217,13 +218,17 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
             err=True,
         )
         if host is not None:
-            pool, _ = host
             click.echo(
-                f"pit worker: hosting {len(pool.config.models)} models as {pool.name!r} on "
-                f"task queue {pool.queue!r}",
+                f"pit worker: hosting {len(host.config.models)} models as {host.name!r} on "
+                f"task queue {host.queue!r}",
                 err=True,
             )
-        await run_until_signalled(worker, also=[host[1]] if host else [])
+        await run_until_signalled(worker, also=_workers_of(host))
+
+
+def _workers_of(host: PoolHost | None) -> list[Worker]:
+    """The worker of a pool host's own queue, to run beside the main one."""
+    return [] if host is None or host.worker is None else [host.worker]
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import click
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 
 from pit.cli._app import CliState
 from pit.cli._output import emit_json, emit_line, json_option
@@ -146,10 +147,11 @@ async def _command(
             task_queue=settings.temporal.task_queue,
         )
     except WorkflowFailureError as error:
-        failure = from_failure(error.cause or error)
-        if failure.code == "work_failed" and "schedule" in failure.message.lower():
+        activity_error = error.cause
+        timeout = activity_error.cause if isinstance(activity_error, ActivityError) else None
+        if isinstance(timeout, TimeoutError) and timeout.type is TimeoutType.SCHEDULE_TO_START:
             raise PitError(f"{queue}: the host did not answer within {wait:g}s") from None
-        raise failure from None
+        raise from_failure(activity_error or error) from None
     return result
 
 

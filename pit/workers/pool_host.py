@@ -23,6 +23,7 @@ from pit.pool import (
     HealthOptions,
     ModelLoader,
     ModelPool,
+    ModelStatus,
     PoolConfig,
     PrewarmEngine,
     PrewarmOptions,
@@ -99,36 +100,37 @@ class PoolHost:
                 bin_seconds=options.bin_seconds, bins=options.bins, min_samples=options.min_samples
             )
             self.prewarm = PrewarmEngine(self.pool, predictor, options, self.pool.clock)
+        self.worker: Worker | None = None
+        """The worker of `queue`, once `pool_host` built it."""
         self._changed = asyncio.Event()
         self.pool.add_transition_listener(lambda *_: self._changed.set())
 
     def snapshot(self) -> HostSnapshot:
-        wall, mono = time.time(), self.pool.clock.monotonic()
-        models = []
-        for status in self.pool.status():
-            entered = self.pool.record(status.id).entered.get(ModelState(status.state), mono)
-            models.append(
-                HostModel(
-                    id=status.id,
-                    state=status.state,
-                    memory_bytes=status.memory_bytes,
-                    since=round(wall - (mono - entered), 3),
-                    hits=status.hits,
-                    leases=status.leases,
-                )
-            )
         return HostSnapshot(
             host=self.name,
             queue=self.queue,
             budget_bytes=self.pool.budget,
             reserved_bytes=self.pool.reserved,
             interval=self.publish_interval,
-            models=tuple(models),
+            models=tuple(self._model(status) for status in self.pool.status()),
         )
 
     def model_view(self, model_id: str) -> dict[str, Any]:
-        model = next(m for m in self.snapshot().models if m.id == model_id)
-        return {"host": self.name, **model.model_dump(mode="json")}
+        status = next(s for s in self.pool.status() if s.id == model_id)
+        return {"host": self.name, **self._model(status).model_dump(mode="json")}
+
+    def _model(self, status: ModelStatus) -> HostModel:
+        """`status` with the time it entered its state on the wall clock."""
+        mono = self.pool.clock.monotonic()
+        entered = self.pool.record(status.id).entered.get(ModelState(status.state), mono)
+        return HostModel(
+            id=status.id,
+            state=status.state,
+            memory_bytes=status.memory_bytes,
+            since=round(time.time() - (mono - entered), 3),
+            hits=status.hits,
+            leases=status.leases,
+        )
 
     async def publish_forever(self, client: Client, registry_queue: str) -> None:
         """Publish every `publish_interval`, and soon after any state change."""
@@ -161,8 +163,9 @@ async def pool_host(
     config: PoolConfig | None = None,
     name: str | None = None,
     loaders: Mapping[str, ModelLoader] | None = None,
-) -> AsyncIterator[tuple[PoolHost, Worker] | None]:
-    """The host's pool and the worker of its queue, publishing while inside to the registry
+) -> AsyncIterator[PoolHost | None]:
+    """The host's pool with the worker of its queue (`host.worker`, for the caller to run),
+    publishing while inside to the registry
     of `task_queue` (default: the configured one); None when `[pool]` names no models (and
     no `config` is given). Leaves the registry on the way out."""
     global _current
@@ -177,7 +180,7 @@ async def pool_host(
         publish_interval=settings.pool.publish_interval.total_seconds(),
         loaders=loaders,
     )
-    worker = build_worker(
+    host.worker = build_worker(
         client,
         settings,
         activity_specs=activity_specs,
@@ -193,7 +196,7 @@ async def pool_host(
     previous, _current = _current, host
     log.info("host %s: %d models on task queue %s", host.name, len(config.models), host.queue)
     try:
-        yield host, worker
+        yield host
     finally:
         _current = previous
         for task in tasks:

@@ -30,8 +30,8 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
-    from pit.workflows.dag_models import ModelUnavailable, on_model_host
-    from pit.workflows.dag_resources import GrantRefused, hold_resources
+    from pit.workflows.dag_models import on_model_host
+    from pit.workflows.dag_resources import hold_resources
 
 
 @workflow.defn(name="pit.dag")
@@ -172,8 +172,8 @@ class DagWorkflow:
         try:
             async with hold_resources(self._graph.spec, node, status):
                 await self._attempt(node, status)
-        except GrantRefused as refused:
-            await self._recover(node, NodeFailed(refused.message, refused.error_type, 0))
+        except NodeFailed as refused:  # the arbiter did not grant the node's resources
+            await self._recover(node, refused)
         except asyncio.CancelledError:
             status.error = status.error or "cancelled"
             self._end(node_id, NodeState.CANCELLED)
@@ -232,8 +232,6 @@ class DagWorkflow:
         try:
             pickup = spec.defaults.model_pickup
             result = await on_model_host(node, self._nodes[node.id], timeout, pickup, run_on)
-        except ModelUnavailable as missing:
-            raise NodeFailed(missing.message, missing.error_type, 0) from None
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None

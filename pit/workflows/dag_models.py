@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import NodeSpec
     from pit.dag.status import NodeStatus
     from pit.pool.placement import Placement
+    from pit.workflows.dag_failures import NodeFailed
     from pit.workflows.pool import PlaceRequest
 
 MAX_PLACEMENTS = 3
@@ -46,20 +47,11 @@ RunOn = Callable[[str | None, timedelta | None], Awaitable[T]]
 """Runs the node's activity on a task queue (None: the run's own) with a pickup timeout."""
 
 
-class ModelUnavailable(Exception):
-    """The node's model could not be made hot on any host."""
-
-    def __init__(self, message: str, error_type: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
-
-
 async def on_model_host(
     node: NodeSpec, status: NodeStatus, timeout: timedelta, pickup: timedelta, run: RunOn[T]
 ) -> T:
     """`run` on the host where `node.model` is hot (straight on the run's queue without a
-    model). Raises `ModelUnavailable` when no host can take it; the activity's own failure
+    model). Raises `NodeFailed` when no host can take it; the activity's own failure
     propagates as its `ActivityError`."""
     if node.model is None:
         return await run(None, None)
@@ -87,8 +79,8 @@ async def on_model_host(
                     raise _unavailable(node.model, error) from None
                 raise
             tried.append(placement.host)
-    raise ModelUnavailable(
-        f"model {node.model}: no host picked the work up (tried {', '.join(tried)})", "timeout"
+    raise NodeFailed(
+        f"model {node.model}: no host picked the work up (tried {', '.join(tried)})", "timeout", 0
     )
 
 
@@ -119,8 +111,8 @@ def _not_picked_up(error: ActivityError) -> bool:
     return isinstance(cause, TimeoutError) and cause.type is TimeoutType.SCHEDULE_TO_START
 
 
-def _unavailable(model: str, error: ActivityError) -> ModelUnavailable:
+def _unavailable(model: str, error: ActivityError) -> NodeFailed:
     cause = error.cause
     if isinstance(cause, ApplicationError):
-        return ModelUnavailable(cause.message, cause.type)
-    return ModelUnavailable(f"model {model}: {cause or error}", None)
+        return NodeFailed(cause.message, cause.type, 0)
+    return NodeFailed(f"model {model}: {cause or error}", None, 0)

@@ -18,21 +18,14 @@ with workflow.unsafe.imports_passed_through():
     from pit.arbitration.model import Request
     from pit.dag.spec import DagSpec, NodeSpec
     from pit.dag.status import NodeStatus
+    from pit.workflows.dag_failures import NodeFailed
     from pit.workflows.grants import GrantInput, GrantRef
-
-
-class GrantRefused(Exception):
-    """The arbiter did not grant a node's resources."""
-
-    def __init__(self, message: str, error_type: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
 
 
 @contextlib.asynccontextmanager
 async def hold_resources(spec: DagSpec, node: NodeSpec, status: NodeStatus) -> AsyncIterator[None]:
-    """Hold `node.resources` from `spec.arbiter` around the body (nothing without resources)."""
+    """Hold `node.resources` from `spec.arbiter` around the body (nothing without resources);
+    a request the arbiter does not grant raises `NodeFailed`."""
     arbiter = spec.arbiter
     if not node.resources or arbiter is None:
         yield
@@ -64,7 +57,7 @@ async def hold_resources(spec: DagSpec, node: NodeSpec, status: NodeStatus) -> A
         cause = error.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
         error_type = cause.type if isinstance(cause, ApplicationError) else None
-        raise GrantRefused(message, error_type) from None
+        raise NodeFailed(message, error_type, 0) from None
     status.reason = None
     renewing = asyncio.create_task(_renew(ref, arbiter.lease))
     try:

@@ -83,8 +83,9 @@ class Fleet:
             )
         )
         assert entered is not None
-        host, worker = entered
-        await self._stack.enter_async_context(worker)
+        host = entered
+        assert host.worker is not None
+        await self._stack.enter_async_context(host.worker)
         self.hosts[short] = host
         await _eventually(lambda: self.published(name))
         return host
@@ -384,3 +385,29 @@ async def test_a_model_no_host_serves_fails_the_node_with_a_clear_error(fleet: F
     assert status.nodes["n"].error == "no live pool host serves model 'vision'"
     assert status.nodes["n"].error_type == "not_found"
     assert status.nodes["m"].state == "skipped"
+
+
+async def test_cli_warm_on_a_host_that_never_answers_says_so(
+    fleet: Fleet,
+    temporal_client: Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", fleet.queue)
+    address = temporal_client.service_client.config.target_host
+    ghost = fleet.name("ghost")
+    snapshot = HostSnapshot(
+        host=ghost,
+        queue=host_queue(ghost),  # nobody polls it
+        budget_bytes=10_000,
+        reserved_bytes=0,
+        interval=60,
+        models=(HostModel(id="llm", state="cold", memory_bytes=600, since=time.time()),),
+    )
+    await publish_host(fleet.client, snapshot, task_queue=fleet.queue)
+    capsys.readouterr()
+    code = await asyncio.to_thread(_pit(address, "warm", "llm", "--host", ghost, "--wait", "1"))
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"pit: error: {host_queue(ghost)}: the host did not answer within 1s"
+    )
