@@ -23,6 +23,7 @@ from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
+from pit.infra.temporal.reconnect import wait_process_gone
 from pit.workers import pit_worker, run_until_signalled
 from pit.workers.pool_host import PoolHost, pool_config, pool_host
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
@@ -70,9 +71,29 @@ async def _dev(
             _report_check(session, settings, result, as_json)
             return
         _report_ready(session, settings, as_json, host)
-        await run_until_signalled(worker, also=_workers_of(host))
+        await _serve(session, worker, _workers_of(host))
         if not as_json:
             emit_line("stopped")
+
+
+async def _serve(session: TemporalSession, worker: Worker, also: list[Worker]) -> None:
+    """Run the workers until Ctrl-C / SIGTERM, or until the embedded server they serve is
+    gone: a dev environment without its server is no dev environment (exit 3)."""
+    if session.server_pid is None:  # a cluster: its outages are waited out by the workers
+        await run_until_signalled(worker, also=also)
+        return
+    stop = asyncio.Event()
+    server_gone = asyncio.ensure_future(wait_process_gone(session.server_pid))
+    server_gone.add_done_callback(lambda _: stop.set())
+    try:
+        await run_until_signalled(worker, stop, also=also)
+    finally:
+        server_gone.cancel()
+    if server_gone.done() and not server_gone.cancelled():
+        raise BackendUnavailableError(
+            f"temporal: the embedded server at {session.address} (pid {session.server_pid}) "
+            "exited; stopping the worker"
+        )
 
 
 def _report_ready(

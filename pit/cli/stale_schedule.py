@@ -25,7 +25,7 @@ from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.common.validation import parse_duration
 from pit.infra.temporal import open_temporal
-from pit.stale.cli_support import load_policy_file
+from pit.stale.cli_support import read_policy_file
 from pit.workflows.stale import CleanupInput, CleanupProgress, StaleCleanupWorkflow
 
 
@@ -58,9 +58,9 @@ def schedule(
     itself under --auto-apply-under) and reports. Needs a server that outlives this command:
     --temporal, or `pit dev` running in this directory."""
     settings = state.settings
-    load_policy_file(policy_file)  # a bad policy is refused before anything is scheduled
+    _, policy_text = read_policy_file(policy_file)  # a bad policy is refused up front
     cleanup = CleanupInput(
-        policy_text=policy_file.read_text(),
+        policy_text=policy_text,
         auto_apply_under=auto_apply_under,
         confirm_within=parse_duration(confirm_within, "--confirm-within"),
     )

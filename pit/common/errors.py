@@ -57,7 +57,7 @@ class InvalidInputError(PitError):
     @classmethod
     def for_field(cls, field: str, value: object, rule: str) -> InvalidInputError:
         """One line that names the field, the value and the rule it broke."""
-        shown = repr(value)
+        shown = safe_repr(value)
         if len(shown) > _SHOWN:
             shown = f"{shown[: _SHOWN - 20]}... ({len(shown)} characters)"
         return cls(f"{field}: {shown}: {rule}", field=field, value=_jsonable(value), rule=rule)
@@ -153,8 +153,25 @@ _KEPT = 1024
 """Characters of an offending value kept in `details` (for --json)."""
 
 
+def safe_repr(value: object) -> str:
+    """`repr(value)`, except for integers too long to print (Python refuses to turn an int of
+    over 4300 digits into text): those are described by their size."""
+    if isinstance(value, int) and value.bit_length() > _LONGEST_INT_BITS:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        return repr(value)
+    except ValueError:  # a container holding such an integer
+        return f"<a {type(value).__name__} that cannot be shown>"
+
+
+_LONGEST_INT_BITS = 3000
+"""Integers longer than this (about 900 digits) are described, not printed."""
+
+
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, int | float | bool):
+    if value is None or isinstance(value, float | bool):
         return value
-    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, int) and value.bit_length() <= _LONGEST_INT_BITS:
+        return value
+    text = value if isinstance(value, str) else safe_repr(value)
     return text if len(text) <= _KEPT else text[:_KEPT] + "..."

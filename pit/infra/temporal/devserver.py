@@ -33,6 +33,7 @@ from temporalio.service import RetryConfig, RPCError
 from pit.common.errors import BackendUnavailableError, ConfigError
 from pit.common.fs import atomic_write
 from pit.common.logging import get_logger
+from pit.infra.temporal.connect import pit_runtime
 from pit.infra.temporal.search_attributes import dev_server_flags
 
 log = get_logger("pit.devserver")
@@ -252,7 +253,12 @@ async def _serving(address: str) -> bool:
     alone could be somebody else's)."""
     try:
         client = await asyncio.wait_for(
-            Client.connect(address, connect_timeout=timedelta(seconds=1), retry_config=_ONCE),
+            Client.connect(
+                address,
+                connect_timeout=timedelta(seconds=1),
+                retry_config=_ONCE,
+                runtime=pit_runtime(),
+            ),
             2.0,
         )
         return await asyncio.wait_for(client.service_client.check_health(), 2.0)
