@@ -142,9 +142,10 @@ async def _query(client: Client, run_id: str, name: str, arg: Any, result_type: 
             f"run {run_id!r}: its {name} query failed: {error.message}", run_id=run_id
         ) from None
     except RPCError as error:
-        if unreachable(error):
-            # the server answered the call; the run did not: say why if it is stuck
-            reason = await _stuck_or_none(client, run_id)
+        # the server may have answered while the run could not: say why if it is stuck
+        failed_task = error.status is RPCStatusCode.FAILED_PRECONDITION
+        if failed_task or unreachable(error):
+            reason = await _stuck_or_none(client, run_id, failed_task)
             if reason is not None:
                 raise WorkFailedError(reason, run_id=run_id) from None
         raise _rpc_error(error, run_id) from None
@@ -154,28 +155,28 @@ STUCK_ATTEMPTS = 3
 """A run whose workflow task failed this many times in a row is reported as stuck."""
 
 
-async def stuck_reason(client: Client, run_id: str) -> str | None:
+async def stuck_reason(client: Client, run_id: str, failed_task: bool = False) -> str | None:
     """Why the run cannot make progress, when its workflow task keeps failing (Temporal
-    retries it forever and the run stays open); None when it is not stuck."""
+    retries it forever and the run stays open); None when it is not stuck. `failed_task`:
+    the server already said the task is in a failed state."""
     description = await client.get_workflow_handle(run_id).describe()
     raw = description.raw_description
-    if not raw.HasField("pending_workflow_task"):
-        return None
-    attempt = raw.pending_workflow_task.attempt
-    if attempt < STUCK_ATTEMPTS:
+    attempt = raw.pending_workflow_task.attempt if raw.HasField("pending_workflow_task") else 0
+    if attempt < STUCK_ATTEMPTS and not failed_task:
         return None
     failure = await _last_task_failure(client, run_id)
     if failure is None:
         return None
+    times = f"{attempt - 1} times in a row" if attempt > 1 else "and is retried"
     return (
-        f"run {run_id!r} is stuck: its workflow task failed {attempt - 1} times in a row: "
-        f"{failure} (the run stays open: fix the worker, or `pit dag cancel {run_id}`)"
+        f"run {run_id!r} is stuck: its workflow task failed {times}: {failure} "
+        f"(the run stays open: fix the worker, or `pit dag cancel {run_id}`)"
     )
 
 
-async def _stuck_or_none(client: Client, run_id: str) -> str | None:
+async def _stuck_or_none(client: Client, run_id: str, failed_task: bool) -> str | None:
     try:
-        return await stuck_reason(client, run_id)
+        return await stuck_reason(client, run_id, failed_task)
     except RPCError:
         return None
 

@@ -9,7 +9,8 @@ code. Commands raise; only `pit.cli._app.run` catches, through `explain`.
     OSError: ECONNREFUSED ETIMEDOUT ...     3     the same shape
     OSError: any other errno (ENOENT,       2     the same shape: a path the user gave is wrong
       ENOTDIR, EISDIR, EACCES, EROFS ...)
-    Temporal RPC: unavailable, deadline     3     `pit: error: temporal: unreachable: ...`
+    Temporal RPC: unavailable, deadline,    3     `pit: error: temporal: unreachable: ...`
+      timeout; the SDK's "Unavailable"
     Temporal RPC: not found, invalid
       argument, permission, credentials     2     `pit: error: temporal: ...`
     a workflow's failure                    1     its PitError's message
@@ -73,6 +74,8 @@ def explain(error: BaseException) -> Failure:
         return _os_error(error)
     if isinstance(error, MemoryError):
         return _one("pit: error: out of memory", EXIT_FAILED)
+    if unreachable(error):  # the SDK core's own words for a server it cannot reach
+        return _one(f"pit: error: temporal: unreachable: {one_line(str(error), 300)}", 3)
     return _bug(error)
 
 

@@ -154,7 +154,7 @@ async def _outcome(session: TemporalSession, handle: WorkflowHandle[Any, DagStat
                 await handle.describe()
                 patience.answered()
                 lost = False
-            return await _done_or_stuck(session.client, handle)
+            return await patience.until_server_exits(_done_or_stuck(session.client, handle))
         except (RPCError, BackendUnavailableError) as error:
             await patience.pause(error)
             lost = True
@@ -271,7 +271,7 @@ async def _cancel(settings: Settings, run_id: str) -> None:
 
 
 @dag.command("list")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @json_option
 @click.pass_obj
 def list_command(state: CliState, limit: int, as_json: bool) -> None:

@@ -36,6 +36,7 @@ from pit.workflows.stale import CleanupInput, CleanupProgress, StaleCleanupWorkf
     "--auto-apply-under",
     default=0,
     show_default=True,
+    type=click.IntRange(0, 1_000_000),
     help="apply by itself when "
     "the plan has fewer actions than this (0: always wait for `pit stale confirm`)",
 )

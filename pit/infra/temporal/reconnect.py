@@ -7,14 +7,17 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.common.errors import BackendUnavailableError
 from pit.common.validation import format_duration
+
+T = TypeVar("T")
 
 UNREACHABLE_RPC = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -29,7 +32,13 @@ def unreachable(error: BaseException) -> bool:
         return True
     if isinstance(error, RPCError):
         return error.status in UNREACHABLE_RPC
+    if isinstance(error, RuntimeError):
+        # the SDK core reports some calls (a worker's start-up checks) only as text
+        return any(marker in str(error) for marker in _SDK_UNREACHABLE)
     return isinstance(error, ConnectionError | TimeoutError)
+
+
+_SDK_UNREACHABLE = ("code: Unavailable", "tcp connect error", "code: DeadlineExceeded")
 
 
 def process_gone(pid: int) -> bool:
@@ -51,6 +60,25 @@ async def wait_process_gone(pid: int, poll: float = 0.5) -> None:
     """Return once process `pid` has exited."""
     while not process_gone(pid):
         await asyncio.sleep(poll)
+
+
+async def while_process_lives(
+    work: Awaitable[T], pid: int | None, gone: Callable[[], Exception]
+) -> T:
+    """`await work`, unless process `pid` exits first: then `gone()` is raised at once
+    (a dead embedded server is noticed in half a second, not after the SDK's retries)."""
+    task = asyncio.ensure_future(work)
+    if pid is None:
+        return await task
+    watcher = asyncio.ensure_future(wait_process_gone(pid))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        raise gone()
+    finally:
+        task.cancel()
+        watcher.cancel()
 
 
 class Patience:
@@ -83,10 +111,7 @@ class Patience:
         if not unreachable(error):
             raise error
         if self.server_pid is not None and process_gone(self.server_pid):
-            raise BackendUnavailableError(
-                f"temporal: the embedded server at {self.address} (pid {self.server_pid}) "
-                f"exited{self._while()}"
-            ) from None
+            raise self.server_exited() from None
         now = time.monotonic()
         if self._since is None:
             self._since = now
@@ -102,6 +127,17 @@ class Patience:
             ) from None
         await asyncio.sleep(self._delay)
         self._delay = min(self._delay * 2, _MAX_DELAY)
+
+    def server_exited(self) -> BackendUnavailableError:
+        """The error for an embedded server that is gone."""
+        return BackendUnavailableError(
+            f"temporal: the embedded server at {self.address} (pid {self.server_pid}) "
+            f"exited{self._while()}"
+        )
+
+    async def until_server_exits(self, work: Awaitable[T]) -> T:
+        """`await work`, failing at once if the embedded server exits meanwhile."""
+        return await while_process_lives(work, self.server_pid, self.server_exited)
 
     def answered(self) -> None:
         """The server answered again."""
