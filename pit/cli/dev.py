@@ -78,7 +78,7 @@ async def _dev(
 
 async def _serve(session: TemporalSession, worker: Worker, also: list[Worker]) -> None:
     """Run the workers until Ctrl-C / SIGTERM, or until the embedded server they serve is
-    gone: a dev environment without its server is no dev environment (exit 3)."""
+    gone: a worker of an embedded server that exited has nothing left to serve (exit 3)."""
     if session.server_pid is None:  # a cluster: the workers wait out its outages
         await run_until_signalled(worker, also=also)
         return
@@ -250,7 +250,7 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
                 f"task queue {host.queue!r}",
                 err=True,
             )
-        await run_until_signalled(worker, also=_workers_of(host))
+        await _serve(session, worker, _workers_of(host))
 
 
 def _workers_of(host: PoolHost | None) -> list[Worker]:

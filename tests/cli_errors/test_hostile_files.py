@@ -10,10 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pit.common.files import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_INT_DIGITS
+from pit.common.files import (
+    MAX_ALIAS_VALUES,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_INT_DIGITS,
+    MAX_TRACE_BYTES,
+)
+from pit.common.validation import MAX_SECONDS, MAX_SIZE
+from pit.stale.cli_support import EARLIEST_NOW, LATEST_NOW
 from tests.cli_errors import hostile
 from tests.cli_errors.hostile import READERS, Hostile, Reader
-from tests.cli_errors.support import assert_one_line, pit_in_process, pit_subprocess
+from tests.cli_errors.support import ROOT, assert_one_line, pit_in_process, pit_subprocess
 
 CASES = [
     pytest.param(reader, bad, id=f"{reader.name}-{bad.name}")
@@ -73,8 +81,17 @@ def test_generated_hostile_documents_are_refused_in_one_line(
         _refused(reader, content, says, Path(home))
 
 
-def test_the_alias_limit_is_the_documented_one() -> None:
-    assert MAX_ALIAS_VALUES == 100_000  # README "Limits" says so
+def test_the_readme_states_the_limits_the_code_enforces() -> None:
+    readme = (ROOT / "README.md").read_text()
+    limits = readme[readme.index("## Limits") :]
+    assert f"| {MAX_FILE_BYTES // 1024**2} MiB |" in limits
+    assert f"| {MAX_TRACE_BYTES // 1024**2} MiB |" in limits
+    assert f"| {MAX_DEPTH} levels |" in limits
+    assert f"at most {MAX_ALIAS_VALUES:,} values" in limits
+    assert f"| {MAX_INT_DIGITS} digits" in limits
+    assert f"0 to {MAX_SECONDS // 86400}d (100 years)" in limits
+    assert f"from {EARLIEST_NOW.year} to {LATEST_NOW.year - 1}" in limits
+    assert MAX_SIZE == 8 * 1024**6 - 1 and "0 to 8 EiB" in limits
 
 
 @pytest.mark.integration
