@@ -4,8 +4,10 @@ limits, and pydantic's complaints turned into one line per problem.
 Every limit is checked before the data reaches anything else, and a file that breaks one is
 one `InvalidInputError` naming the file, where in it, and the limit:
 
-- size: at most `MAX_FILE_BYTES` (a trace, JSON lines: `MAX_TRACE_BYTES`), checked while
-  reading, so `/dev/zero` or a growing file cannot exhaust memory;
+- size: YAML and TOML at most `MAX_YAML_BYTES` (composing and constructing YAML is Python
+  even over libyaml: a MiB takes about two seconds), JSON `MAX_JSON_BYTES`, a trace (JSON
+  lines) `MAX_TRACE_BYTES`; checked while reading, so `/dev/zero` or a growing file cannot
+  exhaust memory;
 - encoding: UTF-8; the first bad byte is named with its offset and line;
 - nesting: at most `MAX_DEPTH` levels, checked while YAML is composed (before the recursive
   parts of the parser run) and right after JSON and TOML are parsed;
@@ -23,14 +25,17 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
-from yaml.composer import ComposerError
-from yaml.constructor import ConstructorError
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import BaseConstructor, ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.resolver import Resolver
 
 from pit.common.errors import InvalidInputError, safe_repr
 
-MAX_FILE_BYTES = 8 * 1024**2
-"""Largest DAG, scenario, models, policy or config file (8 MiB)."""
+MAX_YAML_BYTES = 1024**2
+"""Largest YAML or TOML file: DAG, scenario, models, policy, pit.toml (1 MiB)."""
+MAX_JSON_BYTES = 16 * 1024**2
+"""Largest JSON file: a DAG or policy named *.json (16 MiB)."""
 MAX_TRACE_BYTES = 64 * 1024**2
 """Largest trace file for `pit pool simulate` (64 MiB of JSON lines)."""
 MAX_DEPTH = 100
@@ -45,7 +50,7 @@ MAX_INT_DIGITS = 4300
 ProblemHook = Callable[[str, Any], str | None]
 
 
-def read_text(path: Path, field: str = "FILE", limit: int = MAX_FILE_BYTES) -> str:
+def read_text(path: Path, field: str = "FILE", limit: int = MAX_YAML_BYTES) -> str:
     """The text of `path`: at most `limit` bytes of UTF-8, or one line saying why not."""
     try:
         with path.open("rb") as handle:
@@ -67,15 +72,19 @@ def read_text(path: Path, field: str = "FILE", limit: int = MAX_FILE_BYTES) -> s
 def read_structured(path: Path, field: str = "FILE") -> Any:
     """The data of a YAML file (JSON when the name ends in .json), within every limit above;
     a file that cannot be read or parsed is one InvalidInputError naming the file and line."""
-    text = read_text(path, field)
-    if path.suffix.lower() == ".json":
-        return parse_json(text, str(path))
-    return parse_yaml(text, str(path))
+    if is_json(path):
+        return parse_json(read_text(path, field, MAX_JSON_BYTES), str(path))
+    return parse_yaml(read_text(path, field), str(path))
+
+
+def is_json(path: Path) -> bool:
+    """A file named *.json is read as JSON, anything else as YAML."""
+    return path.suffix.lower() == ".json"
 
 
 def parse_yaml(text: str, where: str) -> Any:
     """YAML (the safe subset) within the nesting, alias and integer limits."""
-    loader = _LimitedLoader(text)
+    loader: Any = _Loader(text)  # type: ignore[call-arg]
     try:
         node = loader.get_single_node()
         if node is None:
@@ -86,6 +95,8 @@ def parse_yaml(text: str, where: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1000), ahead of ours
+            problem = _TOO_DEEP
         raise InvalidInputError(f"{where}{line}: not valid YAML: {problem}") from None
     finally:
         loader.dispose()
@@ -131,19 +142,18 @@ def _json_int(digits: str) -> int:
     return int(digits)
 
 
-class _LimitedLoader(yaml.SafeLoader):
-    """The safe loader, refusing deep nesting while it composes and values Python cannot
-    hold (over-long integers, out-of-range dates) with the line they are on."""
+class _Limits(Composer, BaseConstructor):
+    """Mixed into a safe loader: refuses deep nesting while it composes (before any
+    recursion could run away) and values Python cannot hold (over-long integers,
+    out-of-range dates) with the line they are on."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                mark = self.peek_event().start_mark  # type: ignore[attr-defined]
                 raise ComposerError(None, None, _TOO_DEEP, mark)
             return super().compose_node(parent, index)
         finally:
@@ -157,6 +167,28 @@ class _LimitedLoader(yaml.SafeLoader):
             if "integer string conversion" in problem:
                 problem = f"an integer of more than {MAX_INT_DIGITS} digits"
             raise ConstructorError(None, None, problem, node.start_mark) from None
+
+
+class _PythonLoader(_Limits, yaml.SafeLoader):
+    """PyYAML's own safe loader, pure Python."""
+
+
+_Loader: type[_Limits] = _PythonLoader
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _LibyamlLoader(_Limits, CParser, SafeConstructor, Resolver):
+        """libyaml's scanner and parser (C, several times faster than PyYAML's), our
+        composer: the same documents and errors as `_PythonLoader`."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _Loader = _LibyamlLoader
 
 
 def _check_aliases(root: Node) -> None:

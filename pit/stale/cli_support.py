@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pit.common.errors import InvalidInputError
-from pit.common.files import parse_json, parse_yaml, read_text
+from pit.common.files import MAX_JSON_BYTES, is_json, parse_json, parse_yaml, read_text
 from pit.stale.facts import VersionFacts
 from pit.stale.plan import Plan, Recheck, make_plan, to_jsonable
 from pit.stale.policy import Policy, PolicyInvalidError, parse_policy
@@ -27,8 +27,10 @@ def load_policy_file(path: Path) -> Policy:
 
 def read_policy_file(path: Path) -> tuple[Policy, str]:
     """The policy in `path` and its text (what a saved plan keeps), read once."""
-    text = read_text(path, "--policy")
-    parse = parse_json if path.suffix.lower() == ".json" else parse_yaml
+    if is_json(path):
+        text, parse = read_text(path, "--policy", MAX_JSON_BYTES), parse_json
+    else:
+        text, parse = read_text(path, "--policy"), parse_yaml
     try:
         data = parse(text, str(path))
     except InvalidInputError as error:

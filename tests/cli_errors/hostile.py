@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pit.common.files import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_TRACE_BYTES
+from pit.common.files import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_JSON_BYTES,
+    MAX_TRACE_BYTES,
+    MAX_YAML_BYTES,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MODELS = EXAMPLES / "pool" / "periodic.models.yaml"
@@ -79,13 +85,13 @@ YAML = [
     Hostile("deep", deep_yaml(), f"nested deeper than {MAX_DEPTH} levels"),
     Hostile("long-int", long_int_yaml(), f"more than {MAX_INT_DIGITS} digits"),
     Hostile("not-utf8", bad_byte(), "not UTF-8: byte 0xff at offset 9 (line 1)"),
-    Hostile("oversized", oversized(MAX_FILE_BYTES), "larger than 8 MiB"),
+    Hostile("oversized", oversized(MAX_YAML_BYTES), "larger than 1 MiB"),
 ]
 JSON = [
     Hostile("deep", deep_json(), f"nested deeper than {MAX_DEPTH} levels"),
     Hostile("long-int", long_int_json(), f"more than {MAX_INT_DIGITS} digits"),
     Hostile("not-utf8", bad_byte(), "not UTF-8: byte 0xff at offset 9 (line 1)"),
-    Hostile("oversized", oversized(MAX_FILE_BYTES), "larger than 8 MiB"),
+    Hostile("oversized", oversized(MAX_JSON_BYTES), "larger than 16 MiB"),
 ]
 TRACE_LINES = [
     Hostile("deep", deep_json(), f"nested deeper than {MAX_DEPTH} levels"),
@@ -98,7 +104,7 @@ TOML = [
     Hostile("deep-within-recursion", deep_toml(150), f"nested deeper than {MAX_DEPTH} levels"),
     Hostile("long-int", long_int_toml(), f"more than {MAX_INT_DIGITS} digits"),
     Hostile("not-utf8", bad_byte(), "not UTF-8: byte 0xff at offset 9 (line 1)"),
-    Hostile("oversized", oversized(MAX_FILE_BYTES), "larger than 8 MiB"),
+    Hostile("oversized", oversized(MAX_YAML_BYTES), "larger than 1 MiB"),
 ]
 
 

@@ -240,30 +240,45 @@ def _pit_process(
         )
 
 
-def test_pit_run_waits_out_a_server_restart(server: RestartableServer, tmp_path: Path) -> None:
-    (tmp_path / "slow.yaml").write_text(SLOW_DAG)
-    flags = ["--temporal", server.address]
-    worker = _pit_process([*flags, "worker"], tmp_path, {}, tmp_path / "worker.err")
+def _start_slow_run(
+    server: RestartableServer, home: Path, reconnect_timeout: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`pit run` of SLOW_DAG against `server`, once the run exists there: the process, the
+    run id and the file its stderr goes to."""
+    (home / "slow.yaml").write_text(SLOW_DAG)
     run_id = f"slow-{uuid.uuid4().hex[:8]}"
-    waiting = tmp_path / "run.err"
+    stderr = home / "run.err"
     run = _pit_process(
-        [*flags, "run", "slow.yaml", "--id", run_id],
-        tmp_path,
-        {"PIT_TEMPORAL__RECONNECT_TIMEOUT": "2m"},
-        waiting,
+        ["--temporal", server.address, "run", "slow.yaml", "--id", run_id],
+        home,
+        {"PIT_TEMPORAL__RECONNECT_TIMEOUT": reconnect_timeout},
+        stderr,
     )
+    eventually(lambda: server.run_exists(run_id), 60, "the run started")
+    return run, run_id, stderr
+
+
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+@pytest.mark.timeout(300)
+def test_pit_run_waits_out_a_server_restart(server: RestartableServer, tmp_path: Path) -> None:
+    serving = tmp_path / "worker.err"
+    worker = _pit_process(["--temporal", server.address, "worker"], tmp_path, {}, serving)
+    eventually(lambda: "serving task queue" in serving.read_text(), 60, "the worker started")
+    run, run_id, waiting = _start_slow_run(server, tmp_path, "2m")
     try:
-        eventually(lambda: server.run_exists(run_id), 60, "the run started")
         server.kill()
         eventually(lambda: "does not answer" in waiting.read_text(), 60, "pit run noticed")
         assert run.poll() is None, "pit run gave up instead of waiting"
         server.start()
-        run.wait(timeout=150)
+        run.wait(timeout=200)
     finally:
-        for process in (run, worker):
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        _stop(run, worker)
     stderr = waiting.read_text()
     assert run.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -277,23 +292,12 @@ def test_pit_run_waits_out_a_server_restart(server: RestartableServer, tmp_path:
 def test_pit_run_gives_up_with_exit_3_after_the_reconnect_timeout(
     server: RestartableServer, tmp_path: Path
 ) -> None:
-    (tmp_path / "slow.yaml").write_text(SLOW_DAG)
-    run_id = f"slow-{uuid.uuid4().hex[:8]}"
-    waiting = tmp_path / "run.err"
-    run = _pit_process(
-        ["--temporal", server.address, "run", "slow.yaml", "--id", run_id],
-        tmp_path,
-        {"PIT_TEMPORAL__RECONNECT_TIMEOUT": "3s"},
-        waiting,
-    )
+    run, _, waiting = _start_slow_run(server, tmp_path, "3s")  # no worker: it only waits
     try:
-        eventually(lambda: server.run_exists(run_id), 60, "the run started")
         server.kill()
         run.wait(timeout=120)  # the SDK's own retries, then ours: 3s
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
+        _stop(run)
     stderr = waiting.read_text()
     assert run.returncode == 3, stderr
     assert "Traceback" not in stderr

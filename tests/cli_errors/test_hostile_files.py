@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from pit.common.files import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
-    MAX_FILE_BYTES,
     MAX_INT_DIGITS,
+    MAX_JSON_BYTES,
     MAX_TRACE_BYTES,
+    MAX_YAML_BYTES,
 )
 from pit.common.validation import MAX_SECONDS, MAX_SIZE
 from pit.stale.cli_support import EARLIEST_NOW, LATEST_NOW
@@ -84,7 +85,8 @@ def test_generated_hostile_documents_are_refused_in_one_line(
 def test_the_readme_states_the_limits_the_code_enforces() -> None:
     readme = (ROOT / "README.md").read_text()
     limits = readme[readme.index("## Limits") :]
-    assert f"| {MAX_FILE_BYTES // 1024**2} MiB |" in limits
+    assert f"| {MAX_YAML_BYTES // 1024**2} MiB |" in limits
+    assert f"| {MAX_JSON_BYTES // 1024**2} MiB |" in limits
     assert f"| {MAX_TRACE_BYTES // 1024**2} MiB |" in limits
     assert f"| {MAX_DEPTH} levels |" in limits
     assert f"at most {MAX_ALIAS_VALUES:,} values" in limits
