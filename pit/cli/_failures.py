@@ -36,7 +36,7 @@ import click
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pit.common.errors import PitError
+from pit.common.errors import PitError, os_error_exit_code
 from pit.infra.temporal.failures import from_failure
 from pit.infra.temporal.reconnect import unreachable
 
@@ -75,7 +75,9 @@ def explain(error: BaseException) -> Failure:
     if isinstance(error, MemoryError):
         return _one("pit: error: out of memory", EXIT_FAILED)
     if unreachable(error):  # the SDK core's own words for a server it cannot reach
-        return _one(f"pit: error: temporal: unreachable: {one_line(str(error), 300)}", 3)
+        return _one(
+            f"pit: error: temporal: unreachable: {one_line(str(error), 300)}", EXIT_UNREACHABLE
+        )
     return _bug(error)
 
 
@@ -124,25 +126,6 @@ def _rpc_error(error: RPCError) -> Failure:
     return _one(f"pit: error: temporal: {error.status.name.lower()}: {message}", code)
 
 
-_OUT_OF_SPACE = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
-)
-"""The machine ran out of something: the work failed (1), the path was fine."""
-_NETWORK = frozenset(
-    {
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.ETIMEDOUT,
-        errno.EHOSTUNREACH,
-        errno.ENETUNREACH,
-        errno.ENETDOWN,
-        errno.EHOSTDOWN,
-    }
-)
-"""A backend could not be reached (3)."""
-
-
 def _os_error(error: OSError) -> Failure:
     reason = error.strerror or str(error) or type(error).__name__
     name = errno.errorcode.get(error.errno or 0)
@@ -150,13 +133,7 @@ def _os_error(error: OSError) -> Failure:
         reason = f"{reason} ({name})"
     paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
     where = f"{' -> '.join(paths)}: " if paths else ""
-    if isinstance(error, TimeoutError) or error.errno in _NETWORK:
-        code = EXIT_UNREACHABLE
-    elif error.errno in _OUT_OF_SPACE or not paths:
-        code = EXIT_FAILED
-    else:
-        code = EXIT_BAD_INPUT
-    return _one(f"pit: error: {where}{reason}", code)
+    return _one(f"pit: error: {where}{reason}", os_error_exit_code(error))
 
 
 def _bug(error: BaseException) -> Failure:

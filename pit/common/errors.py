@@ -20,6 +20,7 @@ input (nothing was changed), 3 a backend could not be reached.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -140,6 +141,36 @@ ERROR_TYPES: dict[str, type[PitError]] = {
     )
 }
 """Every error class by its code: how a code that crossed a boundary becomes a class again."""
+
+
+RAN_OUT = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+)
+"""errnos that say the machine ran out of something: the work failed, the path was fine."""
+UNREACHABLE = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+    }
+)
+"""errnos that say a backend could not be reached."""
+
+
+def os_error_exit_code(error: OSError) -> int:
+    """The exit code an OSError means: 3 a backend could not be reached (or timed out), 1
+    the machine ran out of something (or the error names no path), 2 the path is wrong
+    (ENOENT, ENOTDIR, EISDIR, EACCES, EROFS ...: the user gave it)."""
+    if isinstance(error, TimeoutError) or error.errno in UNREACHABLE:
+        return BackendUnavailableError.exit_code
+    if error.errno in RAN_OUT or error.filename is None:
+        return PitError.exit_code
+    return InvalidInputError.exit_code
 
 
 def error_type(code: str) -> type[PitError]:
