@@ -70,14 +70,35 @@ async def file_stream(path: Path, piece: int = READ_SIZE) -> AsyncIterator[bytes
         await asyncio.to_thread(handle.close)
 
 
-async def verified(stream: ByteStream, digest: str, what: str) -> AsyncIterator[bytes]:
-    """Pass `stream` through, then raise `IntegrityError` if it did not hash to `digest`.
+async def verified(
+    stream: ByteStream, digest: str | None, what: str, *, size: int | None = None
+) -> AsyncIterator[bytes]:
+    """Pass `stream` through, then raise `IntegrityError` if it did not hash to `digest` (None:
+    checked already, by whoever made `stream`) or, given `size`, was not that long (checked as
+    the bytes come: a stream that runs long is stopped before the byte too many).
 
-    The check can only happen at the end: a consumer that must not act on bad bytes
+    The digest can only be checked at the end: a consumer that must not act on bad bytes
     (writing a file, say) keeps them aside until the stream finishes cleanly.
     """
     hasher = StreamHasher()
     async for piece in stream:
-        hasher.update(piece)
+        if digest is None:
+            hasher.size += len(piece)
+        else:
+            hasher.update(piece)
+        if size is not None and hasher.size > size:
+            raise IntegrityError(
+                f"{what} is corrupt: more than the {size} bytes its manifest records "
+                "(run `pit artifact verify`)",
+                expected_size=size,
+            )
         yield piece
-    hasher.require(digest, f"{what} is corrupt (run `pit artifact verify`)")
+    if size is not None and hasher.size != size:
+        raise IntegrityError(
+            f"{what} is corrupt: {hasher.size} bytes, its manifest records {size} "
+            "(run `pit artifact verify`)",
+            expected_size=size,
+            actual_size=hasher.size,
+        )
+    if digest is not None:
+        hasher.require(digest, f"{what} is corrupt (run `pit artifact verify`)")
