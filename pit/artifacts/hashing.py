@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
-from pit.common.errors import IntegrityError
+from pit.common.errors import IntegrityError, InvalidInputError
 
 READ_SIZE = 1024 * 1024
 """Bytes read at a time from a file or handed out at a time from a stream."""
@@ -57,12 +57,23 @@ async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[byt
         yield bytes(view[start : start + piece])
 
 
-async def file_stream(path: Path, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
-    """The bytes of `path`, read in pieces off the event loop; never all in memory."""
-    handle = await asyncio.to_thread(path.open, "rb")
+async def file_stream(
+    path: Path, piece: int = READ_SIZE, *, field: str = "content"
+) -> AsyncIterator[bytes]:
+    """The bytes of `path`, read in pieces off the event loop; never all in memory. A file
+    that cannot be read is an InvalidInputError naming `field`."""
+    try:
+        handle = await asyncio.to_thread(path.open, "rb")
+    except OSError as error:
+        rule = f"cannot be read: {error.strerror or error}"
+        raise InvalidInputError.for_field(field, str(path), rule) from None
     try:
         while True:
-            block = await asyncio.to_thread(handle.read, piece)
+            try:
+                block = await asyncio.to_thread(handle.read, piece)
+            except OSError as error:
+                rule = f"cannot be read: {error.strerror or error}"
+                raise InvalidInputError.for_field(field, str(path), rule) from None
             if not block:
                 return
             yield block

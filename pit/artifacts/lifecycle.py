@@ -5,7 +5,7 @@ undelete     remove the tombstones and index the versions again
 move_blobs   move blobs between tiers; each stays readable throughout
 purge        expired tombstones: manifests then tombstones go; then mark and sweep blobs
              that no manifest (live or soft-deleted) references, never one written or
-             touched after the mark
+             touched after the mark; then what interrupted writes left a day ago or more
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ log = get_logger("pit.artifacts")
 BATCH = 1000
 """Keys per delete call (S3 DeleteObjects allows 1,000)."""
 _PARALLEL = 16
+LEFTOVER_AGE = timedelta(days=1)
+"""Purge removes what interrupted writes left (`<store>/tmp`, S3 multipart uploads) once it
+is this old: no write in progress takes a day."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class PurgeReport:
     kept_recent: int = 0
     """Unreferenced blobs left because they were written or touched after the mark."""
     removed: list[tuple[str, int]] = field(default_factory=list)
+    leftovers_removed: int = 0
+    """Files of interrupted writes removed (local `tmp/`; S3 multipart uploads aborted)."""
 
 
 async def purge(
@@ -180,6 +185,7 @@ async def purge(
         await store.blobs.delete_blobs(doomed[start : start + BATCH])
     report.blobs_removed = len(doomed)
     report.bytes_freed = sum(stored[digest].size for digest in doomed)
+    report.leftovers_removed = await store.blobs.remove_leftovers(mark - LEFTOVER_AGE)
     return report
 
 

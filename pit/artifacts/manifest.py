@@ -127,25 +127,25 @@ def parse_manifest(
     try:
         body = json.loads(data)
     except ValueError as error:  # also bytes that are not UTF-8, and over-long integers
-        raise IntegrityError(f"manifest of {what} is corrupt: not JSON ({error})") from None
+        raise _corrupt(what, f"is not JSON ({error})") from None
     if not isinstance(body, dict):
-        raise IntegrityError(f"manifest of {what} is corrupt: not a JSON object")
+        raise _corrupt(what, "is not a JSON object")
     claimed = body.pop("checksum", None)
     if claimed is not None and claimed != _checksum(body):
-        raise IntegrityError(
-            f"manifest of {what} was altered: its content does not match its checksum "
-            "(run `pit artifact verify`)",
-            checksum=claimed,
-        )
+        raise _corrupt(what, "was altered: its content does not match its checksum")
     try:
         manifest = Manifest.model_validate({**body, "checksum": claimed})
     except pydantic.ValidationError as error:
-        raise IntegrityError(f"manifest of {what} is corrupt: {error.errors()[0]['msg']}") from None
+        raise _corrupt(what, f"is corrupt: {error.errors()[0]['msg']}") from None
     if (name is not None and manifest.name != name) or (
         version is not None and manifest.version != version
     ):
-        raise IntegrityError(
-            f"manifest of {what} describes {manifest.name} v{manifest.version}: it was moved "
-            "or copied there"
-        )
+        problem = f"describes {manifest.name} v{manifest.version}: it was moved or copied there"
+        raise _corrupt(what, problem)
     return manifest
+
+
+def _corrupt(what: str, problem: str) -> IntegrityError:
+    return IntegrityError(
+        f"manifest of {what} {problem} (run `pit artifact verify`)", problem=problem
+    )

@@ -30,6 +30,7 @@ from pit.artifacts.names import (
     check_tag,
     check_version,
 )
+from pit.artifacts.query import INT_MAX, INT_MIN, INT_RULE
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
 from pit.artifacts.text import Extractor, extract_text, unified_diff
 from pit.common.clock import Clock, SystemClock
@@ -323,5 +324,9 @@ def _checked_metadata(metadata: Mapping[str, MetaValue]) -> dict[str, MetaValue]
             raise InvalidInputError.for_field(f"metadata.{key}", value, rule)
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInputError.for_field(f"metadata.{key}", value, "must be finite")
+        if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+            # shown by size: repr() of an integer over 4,300 digits raises
+            shown = f"<an integer of {value.bit_length()} bits>"
+            raise InvalidInputError.for_field(f"metadata.{key}", shown, INT_RULE)
         checked[key] = value
     return checked

@@ -82,7 +82,8 @@ async def _read_manifests(blobs: BlobStore) -> tuple[list[Manifest], list[BadMan
             try:
                 manifests.append(await blobs.get_manifest(name, version))
             except IntegrityError as error:
-                bad.append(BadManifest(name=name, version=version, problem=error.message))
+                problem = str(error.details.get("problem", error.message))
+                bad.append(BadManifest(name=name, version=version, problem=problem))
             except NotFoundError:
                 count -= 1  # purged while listed
     return manifests, bad, count

@@ -12,7 +12,7 @@ import click
 from pit.artifacts.store import ArtifactStore
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.common.errors import InvalidInputError
+from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.validation import parse_duration
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_manager import StaleManager, open_stale_manager
@@ -28,6 +28,8 @@ from pit.stale.policy import parse_policy
 from pit.stale.score import Scorer
 
 T = TypeVar("T")
+_NAMED = 20
+"""Versions a failed restore names in its one line (--json lists them all)."""
 
 _store_option = click.option(
     "--store",
@@ -219,6 +221,15 @@ def restore(
                 f"restored {plan_id}: {report.undeleted} versions back, "
                 f"{report.blobs_moved_back} blobs back in their tiers"
             )
+        if report.lost or report.blobs_lost:
+            shown = ", ".join(report.lost[:_NAMED])
+            more = f" and {len(report.lost) - _NAMED} more" if len(report.lost) > _NAMED else ""
+            raise WorkFailedError(
+                f"restore {plan_id}: {len(report.lost)} versions could not come back "
+                f"(purged since the apply){': ' + shown + more if shown else ''}; "
+                f"{report.blobs_lost} moved blobs are gone",
+                lost=list(report.lost),
+            )
 
     _run(state, store_url, work)
 
@@ -251,12 +262,14 @@ def purge(
                     "bytes_freed": report.bytes_freed,
                     "kept_recent": report.kept_recent,
                     "removed": [f"{n}@{v}" for n, v in report.removed],
+                    "leftovers_removed": report.leftovers_removed,
                 }
             )
             return
         emit_line(
             f"purged {report.manifests_removed} versions and {report.blobs_removed} blobs "
-            f"({report.bytes_freed} bytes); {report.kept_recent} recent unreferenced blobs kept"
+            f"({report.bytes_freed} bytes); {report.kept_recent} recent unreferenced blobs kept; "
+            f"{report.leftovers_removed} leftovers of interrupted writes removed"
         )
 
     _run(state, store_url, work)

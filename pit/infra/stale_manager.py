@@ -58,9 +58,13 @@ class RestoreReport:
     plan_id: str
     undeleted: int
     blobs_moved_back: int
+    lost: tuple[str, ...] = ()
+    """Versions the plan deleted that could not come back (purged meanwhile), `name@v`."""
+    blobs_lost: int = 0
+    """Blobs the plan moved that are gone, so they could not be moved back."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {**vars(self), "lost": list(self.lost)}
 
 
 class StaleManager:
@@ -170,7 +174,8 @@ class StaleManager:
         return placement_savings(placement, self.prices).to_dict()
 
     async def restore(self, plan_id: str, now: datetime) -> RestoreReport:
-        """Undo an apply completely: tombstones removed, blobs back in their tiers."""
+        """Undo an apply completely: tombstones removed, blobs back in their tiers. What a
+        purge removed meanwhile cannot come back: the report names it (`lost`)."""
         self.plans.load(plan_id)
         journal = self.plans.journal(plan_id)
         if journal is None or journal.restored_at is not None:
@@ -189,9 +194,28 @@ class StaleManager:
             for m in journal.moved
         ]
         moved = await lifecycle.move_blobs(self.store, back)
+        lost = await self._lost(journal.deleted, {t.key for t in mine})
         journal.restored_at = now
         self.plans.save_journal(journal)
-        return RestoreReport(plan_id=plan_id, undeleted=undeleted, blobs_moved_back=len(moved))
+        return RestoreReport(
+            plan_id=plan_id,
+            undeleted=undeleted,
+            blobs_moved_back=len(moved),
+            lost=tuple(f"{name}@{version}" for name, version in lost),
+            blobs_lost=len(back) - len(moved),
+        )
+
+    async def _lost(
+        self, deleted: list[tuple[str, int]], back: set[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """The versions of `deleted` that neither came back now nor still exist."""
+        lost = []
+        for name, version in deleted:
+            if (name, version) in back:
+                continue
+            if version not in await self.store.blobs.list_versions(name):
+                lost.append((name, version))
+        return lost
 
     async def purge(
         self, now: datetime, *, min_blob_age: timedelta = timedelta(hours=1)
