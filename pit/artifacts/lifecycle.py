@@ -20,7 +20,12 @@ from pit.artifacts.blob_port import BlobInfo, BlobTier
 from pit.artifacts.maintenance import all_manifests, read_head
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.tombstone import Tombstone
-from pit.common.errors import BackendUnavailableError, ConflictError, NotFoundError
+from pit.common.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+)
 from pit.common.logging import get_logger
 
 if TYPE_CHECKING:
@@ -120,22 +125,35 @@ class BlobMove:
     bytes_after: int
 
 
-async def move_blobs(
-    store: ArtifactStore, moves: Sequence[tuple[BlobInfo, BlobTier]]
-) -> list[BlobMove]:
-    """Move each blob to its tier (new copy first, then the old one goes)."""
+@dataclass(frozen=True)
+class Moves:
+    done: list[BlobMove]
+    corrupt: list[str]
+    """Blobs not moved because their stored copy failed its check (`pit artifact verify`
+    says more; a move never copies bad bytes into another tier)."""
+
+
+async def move_blobs(store: ArtifactStore, moves: Sequence[tuple[BlobInfo, BlobTier]]) -> Moves:
+    """Move each blob to its tier (new copy first, then the old one goes); one that is gone
+    is skipped, one that is corrupt is left where it is and reported."""
     limit = asyncio.Semaphore(_PARALLEL)
 
-    async def one(info: BlobInfo, tier: BlobTier) -> BlobMove | None:
+    async def one(info: BlobInfo, tier: BlobTier) -> BlobMove | str | None:
         async with limit:
             try:
                 moved = await store.blobs.move_blob(info.digest, tier)
             except NotFoundError:
                 return None  # purged meanwhile
+            except IntegrityError as error:
+                log.warning("blob %s not moved to %s: %s", info.digest, tier, error)
+                return info.digest
         return BlobMove(info.digest, info.tier, tier, info.size, moved.size)
 
     done = await asyncio.gather(*(one(info, tier) for info, tier in moves if info.tier != tier))
-    return [move for move in done if move is not None]
+    return Moves(
+        done=[move for move in done if isinstance(move, BlobMove)],
+        corrupt=sorted(move for move in done if isinstance(move, str)),
+    )
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pit.cli._output import emit_json, emit_line, json_option
 from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.validation import parse_duration
 from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.stale_manager import StaleManager, open_stale_manager
+from pit.infra.stale_manager import RestoreReport, StaleManager, open_stale_manager
 from pit.infra.stale_store import facts_from_store
 from pit.stale.cli_support import (
     explanation_to_dict,
@@ -221,17 +221,27 @@ def restore(
                 f"restored {plan_id}: {report.undeleted} versions back, "
                 f"{report.blobs_moved_back} blobs back in their tiers"
             )
-        if report.lost or report.blobs_lost:
-            shown = ", ".join(report.lost[:_NAMED])
-            more = f" and {len(report.lost) - _NAMED} more" if len(report.lost) > _NAMED else ""
-            raise WorkFailedError(
-                f"restore {plan_id}: {len(report.lost)} versions could not come back "
-                f"(purged since the apply){': ' + shown + more if shown else ''}; "
-                f"{report.blobs_lost} moved blobs are gone",
-                lost=list(report.lost),
-            )
+        if not report.complete:
+            raise WorkFailedError(_incomplete(plan_id, report), lost=list(report.lost))
 
     _run(state, store_url, work)
+
+
+def _incomplete(plan_id: str, report: RestoreReport) -> str:
+    """One line: what of a plan could not come back, and why."""
+    parts = []
+    if report.lost:
+        named = ", ".join(report.lost[:_NAMED])
+        more = f" and {len(report.lost) - _NAMED} more" if len(report.lost) > _NAMED else ""
+        parts.append(f"{len(report.lost)} versions were purged since the apply: {named}{more}")
+    if report.corrupt:
+        parts.append(
+            f"{len(report.corrupt)} blobs are corrupt and stayed in their tier "
+            f"(first {report.corrupt[0]}; see `pit artifact verify`)"
+        )
+    if report.blobs_lost:
+        parts.append(f"{report.blobs_lost} moved blobs are gone")
+    return f"restore {plan_id} is incomplete: " + "; ".join(parts)
 
 
 @stale.command()

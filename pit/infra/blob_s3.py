@@ -105,6 +105,7 @@ class S3BlobStore:
             extra["StorageClass"] = check_storage_class(storage_class)
         size = len(content) if isinstance(content, bytes) else None
         if await self._keep_existing(key, digest, size):
+            await _require(content, digest)  # the caller's bytes are checked all the same
             return False
         if isinstance(content, bytes):
             await self._put_whole(key, digest, content, extra)
@@ -313,6 +314,16 @@ class S3BlobStore:
 
     async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
         await self._bucket.delete_keys([self._record_key("tombstones", n, v) for n, v in keys])
+
+
+async def _require(content: BlobSource, digest: str) -> None:
+    hasher = StreamHasher()
+    if isinstance(content, bytes):
+        hasher.update(content)
+    else:
+        async for piece in content:
+            hasher.update(piece)
+    hasher.require(digest, "blob not stored")
 
 
 def _b64(digest: str) -> str:

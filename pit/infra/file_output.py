@@ -69,7 +69,8 @@ async def write_output(stream: AsyncIterator[bytes], target: Path, field: str = 
     try:
         directory.mkdir(parents=True, exist_ok=True)
         temp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temp, flags, 0o666)  # less the umask, like any new file
     except OSError as error:
         raise _failure(error, field, target) from None
     try:
