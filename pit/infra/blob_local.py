@@ -16,7 +16,7 @@ A put of bytes that are stored already compares them with the stored copy (cheap
 hashing it again, and as safe: the new bytes were hashed on the way in); a copy that differs
 is rewritten from the new bytes.
 
-`@` cannot appear in an artifact name, so `a/b`'s versions never collide with artifact `a/b/c`.
+Manifests and tombstones: `pit.infra.local_records`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import zstandard
 from pit.artifacts.blob_port import BLOB_TIERS, BlobInfo, BlobSource, BlobTier
 from pit.artifacts.hashing import StreamHasher, hex_of, verified
 from pit.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, manifest_bytes, parse_manifest
-from pit.artifacts.names import check_artifact_name, check_digest, check_storage_class
+from pit.artifacts.names import check_digest, check_storage_class
 from pit.artifacts.tombstone import MAX_TOMBSTONE_BYTES, Tombstone, parse_tombstone
-from pit.common.errors import ConflictError, InvalidInputError, NotFoundError
+from pit.common.errors import ConflictError, NotFoundError
 from pit.common.logging import get_logger
 from pit.infra.blob_files import (
     COLD_SUFFIX,
@@ -46,11 +46,11 @@ from pit.infra.blob_files import (
     same_content,
     touch,
 )
+from pit.infra.local_records import LocalRecords
 from pit.infra.os_errors import os_errors
 from pit.infra.store_tree import TMP, StoreTree
 
 log = get_logger("pit.artifacts")
-VERSIONS_DIR = "@v"
 ZSTD_LEVEL = 10
 """Cold blobs are written rarely and read seldom: spend CPU for bytes."""
 _HEX = frozenset("0123456789abcdef")
@@ -66,6 +66,8 @@ class LocalBlobStore:
         self.root = root
         self.url = root.as_uri() if root.is_absolute() else str(root)
         self._tree = StoreTree(root)
+        self._manifests = LocalRecords(self._tree, "manifests")
+        self._tombstones = LocalRecords(self._tree, "tombstones")
 
     def _io(self, what: str) -> contextlib.AbstractContextManager[None]:
         return os_errors(self.url, what)
@@ -294,121 +296,64 @@ class LocalBlobStore:
         with self._io("clean tmp/"):
             return await asyncio.to_thread(self._tree.remove_older, TMP, before.timestamp())
 
-    # manifests
-
-    @staticmethod
-    def _versions(top: str, name: str) -> tuple[str, ...]:
-        return (top, *check_artifact_name(name).split("/"), VERSIONS_DIR)
+    # manifests and tombstones
 
     async def create_manifest(self, manifest: Manifest) -> None:
-        place = self._versions("manifests", manifest.name), _leaf(manifest.version)
+        name, version = manifest.name, manifest.version
         data = manifest_bytes(manifest)
-        with self._io(f"create manifest of {manifest.name} v{manifest.version}"):
-            created = await asyncio.to_thread(self._tree.write_new, *place, data)
+        with self._io(f"create manifest of {name} v{version}"):
+            created = await asyncio.to_thread(self._manifests.create, name, version, data)
         if not created:
-            raise ConflictError(
-                f"{manifest.name} v{manifest.version} already exists",
-                name=manifest.name,
-                version=manifest.version,
-            )
+            raise ConflictError(f"{name} v{version} already exists", name=name, version=version)
 
     async def get_manifest(self, name: str, version: int) -> Manifest:
-        place = self._versions("manifests", name), _leaf(version)
         with self._io(f"read manifest of {name} v{version}"):
-            try:
-                data = await asyncio.to_thread(self._tree.read_small, *place, MAX_MANIFEST_BYTES)
-            except FileNotFoundError:
-                raise NotFoundError(f"{name} v{version} does not exist", name=name) from None
+            data = await asyncio.to_thread(self._manifests.read, name, version, MAX_MANIFEST_BYTES)
+        if data is None:
+            raise NotFoundError(f"{name} v{version} does not exist", name=name)
         return parse_manifest(data, f"{name} v{version}", name=name, version=version)
 
     async def list_versions(self, name: str) -> list[int]:
         with self._io(f"list versions of {name}"):
-            entries = await asyncio.to_thread(self._tree.names, self._versions("manifests", name))
-        return sorted(int(entry[:-5]) for entry in entries if _is_record_file(entry))
+            return await asyncio.to_thread(self._manifests.versions, name)
 
     async def list_names(self) -> AsyncIterator[str]:
         with self._io("list artifacts"):
-            found = await asyncio.to_thread(self._scan_names, "manifests")
+            found = await asyncio.to_thread(self._manifests.names)
         for name in found:
             yield name
 
-    def _scan_names(self, top: str) -> list[str]:
-        names: list[str] = []
-        pending: list[tuple[str, ...]] = [()]
-        while pending:
-            parts = pending.pop()
-            subdirs = self._tree.subdirectories((top, *parts))
-            if VERSIONS_DIR in subdirs and _is_artifact_name("/".join(parts)):
-                names.append("/".join(parts))
-            pending += ((*parts, sub) for sub in subdirs if sub != VERSIONS_DIR)
-        return sorted(names)
-
     async def delete_manifests(self, keys: Sequence[tuple[str, int]]) -> None:
         with self._io("delete manifests"):
-            for name, version in keys:
-                await asyncio.to_thread(
-                    self._tree.unlink, self._versions("manifests", name), _leaf(version)
-                )
-
-    # tombstones
+            await asyncio.to_thread(self._manifests.delete, keys)
 
     async def create_tombstone(self, tombstone: Tombstone) -> None:
-        place = self._versions("tombstones", tombstone.name), _leaf(tombstone.version)
+        name, version = tombstone.name, tombstone.version
         data = tombstone.model_dump_json(indent=2).encode() + b"\n"
-        with self._io(f"create tombstone of {tombstone.name} v{tombstone.version}"):
-            created = await asyncio.to_thread(self._tree.write_new, *place, data)
+        with self._io(f"create tombstone of {name} v{version}"):
+            created = await asyncio.to_thread(self._tombstones.create, name, version, data)
         if not created:
-            raise ConflictError(
-                f"{tombstone.name} v{tombstone.version} is deleted already",
-                name=tombstone.name,
-                version=tombstone.version,
-            )
+            raise ConflictError(f"{name} v{version} is deleted already", name=name, version=version)
 
     async def deleted_versions(self, name: str) -> set[int]:
         with self._io(f"list tombstones of {name}"):
-            entries = await asyncio.to_thread(self._tree.names, self._versions("tombstones", name))
-        return {int(entry[:-5]) for entry in entries if _is_record_file(entry)}
+            return set(await asyncio.to_thread(self._tombstones.versions, name))
 
     async def list_tombstones(self) -> AsyncIterator[Tombstone]:
         with self._io("list tombstones"):
-            names = await asyncio.to_thread(self._scan_names, "tombstones")
+            names = await asyncio.to_thread(self._tombstones.names)
         for name in names:
             for version in sorted(await self.deleted_versions(name)):
                 with self._io(f"read tombstone of {name} v{version}"):
-                    data = await asyncio.to_thread(self._read_tombstone, name, version)
+                    data = await asyncio.to_thread(
+                        self._tombstones.read, name, version, MAX_TOMBSTONE_BYTES
+                    )
                 if data is not None:  # else restored or purged while listed
                     yield parse_tombstone(data, f"{name} v{version}")
 
-    def _read_tombstone(self, name: str, version: int) -> bytes | None:
-        place = self._versions("tombstones", name), _leaf(version)
-        try:
-            return self._tree.read_small(*place, MAX_TOMBSTONE_BYTES)
-        except FileNotFoundError:
-            return None
-
     async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
         with self._io("delete tombstones"):
-            for name, version in keys:
-                await asyncio.to_thread(
-                    self._tree.unlink, self._versions("tombstones", name), _leaf(version)
-                )
+            await asyncio.to_thread(self._tombstones.delete, keys)
 
     async def close(self) -> None:
         return None
-
-
-def _is_artifact_name(name: str) -> bool:
-    """Directories that no valid name maps to were not written by this store: not listed."""
-    try:
-        check_artifact_name(name)
-    except InvalidInputError:
-        return False
-    return True
-
-
-def _leaf(version: int) -> str:
-    return f"{version:010d}.json"
-
-
-def _is_record_file(entry: str) -> bool:
-    return entry.endswith(".json") and entry[:-5].isdigit() and not entry.startswith(".")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
@@ -33,7 +33,7 @@ from pit.artifacts.names import check_artifact_name, check_digest, check_storage
 from pit.artifacts.tombstone import MAX_TOMBSTONE_BYTES, Tombstone, parse_tombstone
 from pit.common.errors import ConflictError, NotFoundError
 from pit.common.logging import get_logger
-from pit.infra.s3_bucket import CONNECT_TIMEOUT, READ_TIMEOUT, S3Bucket, aware
+from pit.infra.s3_bucket import S3Bucket, S3Connection, aware
 from pit.infra.s3_multipart import Multipart
 
 log = get_logger("pit.artifacts")
@@ -60,23 +60,11 @@ class S3BlobStore:
         bucket: str,
         prefix: str = "",
         *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        read_timeout: float = READ_TIMEOUT,
-        max_attempts: int = 2,
         part_size: int = PART_SIZE,
         tier_classes: Mapping[BlobTier, str] | None = None,
+        **connection: Unpack[S3Connection],
     ) -> None:
-        self._bucket = S3Bucket(
-            bucket,
-            prefix,
-            endpoint_url=endpoint_url,
-            region=region,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_attempts=max_attempts,
-        )
+        self._bucket = S3Bucket(bucket, prefix, **connection)
         self.bucket = bucket
         self.prefix = self._bucket.prefix
         self.url = self._bucket.url

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
@@ -29,6 +29,16 @@ MIN_TRANSFER_RATE = 1024 * 1024
 MAX_DELETE_KEYS = 1000
 READ_SIZE = 1024 * 1024
 _ENDPOINT_RULE = "an S3 endpoint is http://host[:port] or https://host[:port]"
+
+
+class S3Connection(TypedDict, total=False):
+    """How to reach S3: `S3Bucket`'s keyword arguments, which the blob store passes on."""
+
+    endpoint_url: str | None
+    region: str | None
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
 
 
 class S3Bucket:

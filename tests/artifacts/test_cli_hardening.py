@@ -32,6 +32,14 @@ def stored(pit, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> bytes:
     return data
 
 
+def rot_the_stored_blob(tmp_path: Path, stored: bytes) -> Path:
+    """Overwrite `doc`'s only blob with other bytes of the same length; its path."""
+    blobs = tmp_path / "state" / "artifacts" / "blobs"
+    blob = next(p for p in blobs.rglob("*") if p.is_file())
+    blob.write_bytes(stored.upper())
+    return blob
+
+
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
@@ -102,9 +110,7 @@ def test_get_o_rewrites_a_hard_linked_file_in_place_for_all_its_names(
 def test_get_o_of_a_corrupt_version_leaves_the_file_as_it_was(
     pit, tmp_path: Path, capsys, stored: bytes
 ) -> None:
-    blobs = tmp_path / "state" / "artifacts" / "blobs"
-    blob = next(p for p in blobs.rglob("*") if p.is_file())
-    blob.write_bytes(stored.upper())
+    rot_the_stored_blob(tmp_path, stored)
     target = tmp_path / "keep.txt"
     target.write_bytes(b"previous content")
     assert pit("get", "doc", "-o", str(target)) == 1
@@ -173,9 +179,8 @@ def test_an_unreachable_opensearch_is_one_line_and_exit_3(
 def test_verify_repair_reports_what_it_rebuilt_and_what_it_could_not(
     pit, tmp_path: Path, capsys, stored: bytes
 ) -> None:
+    blob = rot_the_stored_blob(tmp_path, stored)
     blobs = tmp_path / "state" / "artifacts" / "blobs"
-    blob = next(p for p in blobs.rglob("*") if p.is_file())
-    blob.write_bytes(stored.upper())
     assert pit("verify", "--repair", "--json") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["repaired"] == [] and len(report["corrupt"]) == 1 and not report["ok"]

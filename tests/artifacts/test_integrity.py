@@ -139,14 +139,20 @@ async def test_a_manifest_copied_to_another_version_is_refused(
         await store.get("doc", 2)
 
 
-async def test_repair_rebuilds_a_whole_blob_from_another_versions_chunks(
-    backend: Backend,
-) -> None:
+async def same_content_twice(backend: Backend) -> tuple[ArtifactStore, ArtifactStore, bytes]:
+    """Two views of one blob store: one keeps content whole, one chunks it (as after a change
+    of the chunking threshold); and content for both."""
     whole = ArtifactStore(backend.blobs, FakeIndex(), chunking_threshold=1 << 30)
     chunked = ArtifactStore(
         backend.blobs, FakeIndex(), chunking_threshold=64 * 1024, chunk_params=SMALL_CHUNKS
     )
-    data = os.urandom(150 * 1024)
+    return whole, chunked, os.urandom(150 * 1024)
+
+
+async def test_repair_rebuilds_a_whole_blob_from_another_versions_chunks(
+    backend: Backend,
+) -> None:
+    whole, chunked, data = await same_content_twice(backend)
     first = await whole.put("whole", data)
     await chunked.put("chunked", data)
     key = blob_key(backend, first.digest)
@@ -161,11 +167,7 @@ async def test_repair_rebuilds_a_whole_blob_from_another_versions_chunks(
 async def test_repair_rebuilds_a_missing_chunk_from_the_whole_content_elsewhere(
     backend: Backend,
 ) -> None:
-    whole = ArtifactStore(backend.blobs, FakeIndex(), chunking_threshold=1 << 30)
-    chunked = ArtifactStore(
-        backend.blobs, FakeIndex(), chunking_threshold=64 * 1024, chunk_params=SMALL_CHUNKS
-    )
-    data = os.urandom(150 * 1024)
+    whole, chunked, data = await same_content_twice(backend)
     await whole.put("whole", data)
     await chunked.put("chunked", data)
     lost = (await chunked.manifest("chunked")).chunks[2]  # type: ignore[index]
