@@ -46,7 +46,7 @@ def _run(state: CliState, store_url: str | None, work: Callable[[StaleManager], 
     settings = state.settings
 
     async def main() -> T:
-        field = "--store" if store_url else "storage.url"
+        field = "storage.url" if store_url is None else "--store"
         store: ArtifactStore = open_artifact_store(settings, store_url=store_url, field=field)
         manager = open_stale_manager(store, settings)
         try:

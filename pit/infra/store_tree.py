@@ -173,7 +173,9 @@ class StoreTree:
         ):
             if exclusive:
                 try:
-                    os.link(temp, leaf, src_dir_fd=temp_fd, dst_dir_fd=dir_fd)
+                    os.link(
+                        temp, leaf, src_dir_fd=temp_fd, dst_dir_fd=dir_fd, follow_symlinks=False
+                    )
                 except FileExistsError:
                     return False
                 finally:
