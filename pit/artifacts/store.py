@@ -199,6 +199,7 @@ class ArtifactStore:
     async def manifest(self, name: str, version: int | None = None) -> Manifest:
         """The manifest of `name` at `version` (the latest when None); NotFoundError if none."""
         check_artifact_name(name)
+        latest = version is None
         if version is None:
             versions = await self.live_versions(name)
             if not versions:
@@ -206,7 +207,8 @@ class ArtifactStore:
             version = versions[-1]
         check_version(version)
         try:
-            if version in await self.blobs.deleted_versions(name):
+            # the latest live version was just seen without a tombstone: no second look
+            if not latest and version in await self.blobs.deleted_versions(name):
                 raise NotFoundError(f"{name} v{version} is deleted")
             return await self.blobs.get_manifest(name, version)
         except NotFoundError:

@@ -26,6 +26,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 TMP = ("tmp",)
+_SMALL_READ = 64 * 1024
 
 
 class StoreTree:
@@ -209,8 +210,14 @@ class StoreTree:
 
     def read_small(self, parts: Parts, leaf: str, limit: int) -> bytes:
         """A whole small file; IntegrityError naming it if it holds more than `limit` bytes."""
+        pieces: list[bytes] = []
+        total = 0
         with self.open_read(parts, leaf) as handle:
-            data = handle.read(limit + 1)
+            # in pieces: read(limit + 1) would allocate the whole limit up front
+            while total <= limit and (piece := handle.read(_SMALL_READ)):
+                pieces.append(piece)
+                total += len(piece)
+        data = b"".join(pieces)
         if len(data) > limit:
             raise IntegrityError(
                 f"{self._path(parts, leaf)} holds more than {limit} bytes: not a file this "
