@@ -73,3 +73,16 @@ def test_a_really_full_disk_is_one_line_and_exit_1(tiny_disk: Path, tmp_path: Pa
         {"PIT_SEARCH__URL": f"sqlite:///{tmp_path / 'index.sqlite'}"},
     )
     assert_one_line(result.returncode, result.stderr, 1, str(state), "(ENOSPC)")
+
+
+@pytest.mark.integration
+def test_an_embedded_server_that_cannot_start_on_a_full_disk_is_exit_1(
+    tiny_disk: Path, tmp_path: Path
+) -> None:
+    dag = tmp_path / "dag.yaml"
+    dag.write_text("name: t\nnodes:\n  - {id: a, activity: pit.echo}\n")
+    state = tiny_disk / "state"
+    result = pit_subprocess(["--state-dir", str(state), "run", str(dag)], tmp_path, timeout=120)
+    assert_one_line(
+        result.returncode, result.stderr, 1, "the embedded server exited", f"{state} has"
+    )
