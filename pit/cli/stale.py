@@ -23,6 +23,7 @@ from pit.stale.cli_support import (
     parse_now,
     plan_lines,
     plan_to_dict,
+    read_policy_file,
 )
 from pit.stale.policy import parse_policy
 from pit.stale.score import Scorer
@@ -84,8 +85,7 @@ def plan(
 ) -> None:
     """A dry run: every action with its reason, score and bytes, and the savings. Saves the
     plan under an id for `apply`; changes nothing."""
-    policy = load_policy_file(policy_file)
-    text = policy_file.read_text()
+    policy, text = read_policy_file(policy_file)
     now = parse_now(now_text)
 
     async def work(manager: StaleManager) -> None:
