@@ -21,10 +21,10 @@ from pit.artifacts.maintenance import all_manifests, read_head
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.tombstone import Tombstone
 from pit.common.errors import (
-    BackendUnavailableError,
     ConflictError,
     IntegrityError,
     NotFoundError,
+    PitError,
 )
 from pit.common.logging import get_logger
 
@@ -89,7 +89,7 @@ async def soft_delete(
 async def _forget(store: ArtifactStore, manifest: Manifest) -> None:
     try:
         await store.index.remove(manifest.name, manifest.version)
-    except BackendUnavailableError as error:  # derived data: reindex catches up
+    except PitError as error:  # derived data: reindex catches up
         log.warning("index still lists %s v%d: %s", manifest.name, manifest.version, error)
 
 
@@ -105,7 +105,7 @@ async def undelete(store: ArtifactStore, tombstones: Sequence[Tombstone]) -> int
             continue
         try:
             await store.index.index(store.document(manifest, await read_head(store, manifest)))
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("index not updated for %s v%d: %s", name, version, error)
     return len(keys)
 

@@ -35,10 +35,10 @@ from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyRe
 from pit.artifacts.text import Extractor, extract_text, unified_diff
 from pit.common.clock import Clock, SystemClock
 from pit.common.errors import (
-    BackendUnavailableError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PitError,
 )
 from pit.common.logging import get_logger
 
@@ -177,7 +177,7 @@ class ArtifactStore:
     async def _index(self, manifest: Manifest, head: bytes) -> None:
         try:
             await self.index.index(self.document(manifest, head))
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("index not updated for %s v%d: %s", manifest.name, manifest.version, error)
 
     def document(self, manifest: Manifest, head: bytes) -> IndexDocument:
@@ -253,7 +253,7 @@ class ArtifactStore:
     async def _record_access(self, manifest: Manifest) -> None:
         try:
             await self.index.record_access(manifest.name, manifest.version, self._clock.now())
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("access to %s v%d not recorded: %s", manifest.name, manifest.version, error)
 
     async def versions(self, name: str) -> list[Manifest]:

@@ -6,19 +6,27 @@ import contextlib
 import errno
 from collections.abc import Iterator
 
-from pit.common.errors import BackendUnavailableError, CapacityError, ConfigError, PitError
+from pit.common.errors import (
+    RAN_OUT,
+    UNREACHABLE,
+    BackendUnavailableError,
+    CapacityError,
+    ConfigError,
+    PitError,
+)
 
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def os_error(error: OSError, where: str, what: str) -> PitError:
-    """`where: what: reason`: a full disk is a CapacityError (exit 1), a refused permission a
-    ConfigError (exit 2), anything else BackendUnavailableError (exit 3)."""
+    """`where: what: reason`, classed as the CLI classes OSErrors (`os_error_exit_code`): the
+    machine ran out of something, a CapacityError (exit 1, retryable); a refused permission,
+    a ConfigError (exit 2); a network failure, or anything else the store's own tree did,
+    BackendUnavailableError (exit 3, retryable)."""
     message = f"{where}: {what}: {error.strerror or error}"
-    if error.errno in _FULL:
+    if error.errno in RAN_OUT:
         return CapacityError(message, errno=error.errno)
-    if error.errno in _DENIED:
+    if error.errno in _REFUSED and error.errno not in UNREACHABLE:
         return ConfigError(message, errno=error.errno)
     return BackendUnavailableError(message, errno=error.errno)
 

@@ -86,3 +86,15 @@ def test_an_embedded_server_that_cannot_start_on_a_full_disk_is_exit_1(
     assert_one_line(
         result.returncode, result.stderr, 1, "the embedded server exited", f"{state} has"
     )
+
+
+@pytest.mark.integration
+def test_a_search_index_on_a_full_disk_is_exit_1_naming_it(tiny_disk: Path, tmp_path: Path) -> None:
+    index = tiny_disk / "index.sqlite"
+    (tmp_path / "doc.txt").write_text("some words")
+    result = pit_subprocess(
+        ["artifact", "search", "words", "--store", str(tmp_path / "store")],
+        tmp_path,
+        {"PIT_SEARCH__URL": f"sqlite:///{index}"},
+    )
+    assert_one_line(result.returncode, result.stderr, 1, "index.sqlite")
