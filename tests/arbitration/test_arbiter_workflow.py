@@ -92,7 +92,7 @@ async def test_a_crashed_holders_grant_is_reclaimed_when_its_lease_expires(
         temporal_client,
         domain,
         _ask("patient"),
-        slice_wait=timedelta(seconds=2),
+        poll=timedelta(seconds=0.5),
         timeout=timedelta(seconds=20),
     )
     assert reply.action == "grant"
