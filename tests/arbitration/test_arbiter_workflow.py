@@ -130,3 +130,66 @@ async def test_pit_arbiter_status_prints_holders_as_json(
     status = json.loads(capsys.readouterr().out)
     assert [h["request"] for h in status["holders"]] == ["shown"]
     assert "gini" in status["fairness"]
+
+
+async def test_asking_twice_with_one_id_is_one_request(
+    temporal_client: Client, domain: str
+) -> None:
+    await acquire_grant(temporal_client, domain, _ask("holder"))
+    fast = timedelta(seconds=0.2)
+    twice = [
+        asyncio.create_task(acquire_grant(temporal_client, domain, _ask("same"), poll=fast))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.5)
+    assert [w.request for w in (await arbiter_status(temporal_client, domain)).waiters] == ["same"]
+    await release_grant(temporal_client, domain, "holder")
+    replies = await asyncio.wait_for(asyncio.gather(*twice), timeout=20)
+    assert [r.action for r in replies] == ["grant", "grant"]
+    assert [h.request for h in (await arbiter_status(temporal_client, domain)).holders] == ["same"]
+
+
+async def test_a_request_beyond_max_waiting_is_rejected_up_front(
+    temporal_client: Client, task_queue: str
+) -> None:
+    name = f"w{uuid.uuid4().hex[:8]}"
+    async with Worker(temporal_client, task_queue=task_queue, workflows=[ArbiterWorkflow]):
+        inputs = ArbiterInput(domain=name, config=CONFIG, max_waiting=2)
+        await ensure_arbiter(temporal_client, inputs, task_queue=task_queue)
+        await acquire_grant(temporal_client, name, _ask("holder"))
+        waiting = [
+            asyncio.create_task(acquire_grant(temporal_client, name, _ask(rid)))
+            for rid in ("w1", "w2")
+        ]
+        await asyncio.sleep(0.5)
+        with pytest.raises(
+            CapacityError, match=r"2 requests are already waiting \(max_waiting 2\)"
+        ):
+            await acquire_grant(temporal_client, name, _ask("w3"))
+        status = await arbiter_status(temporal_client, name)
+        assert [w.request for w in status.waiters] == ["w1", "w2"]
+        for rid in ("w1", "w2"):  # withdrawn: their waiting clients hear it and stop
+            assert await release_grant(temporal_client, name, rid)
+        for outcome in await asyncio.gather(*waiting, return_exceptions=True):
+            assert isinstance(outcome, CapacityError)
+        await temporal_client.get_workflow_handle(arbiter_workflow_id(name)).terminate()
+
+
+async def test_forty_clients_take_turns_on_a_lock_without_errors(
+    temporal_client: Client, domain: str
+) -> None:
+    """More clients at once than Temporal's 10 in-flight updates per workflow: none is
+    refused, because none waits inside an update."""
+    order: list[str] = []
+
+    async def turn(index: int) -> None:
+        rid = f"c{index}"
+        await acquire_grant(temporal_client, domain, _ask(rid), poll=timedelta(seconds=0.2))
+        order.append(rid)
+        assert await release_grant(temporal_client, domain, rid)
+
+    await asyncio.wait_for(asyncio.gather(*(turn(i) for i in range(40))), timeout=120)
+    assert sorted(order) == sorted(f"c{i}" for i in range(40))
+    status = await arbiter_status(temporal_client, domain)
+    assert status.holders == [] and status.waiters == []
+    assert status.recent_grants[-40:] == order  # each client saw its grant in grant order
