@@ -5,7 +5,7 @@ register with the `submit` signal and get the answer signalled back to their run
 (`GRANT_SIGNAL`), as Temporal's mutex and resource-pool samples do; a grant whose run has
 closed is taken back at once. Other programs register with the short `register` update and
 poll the `request_state` query. Releases and lease renewals are signals (or short updates);
-a grant not renewed in time is reclaimed by a workflow timer. The decisions come from the
+a grant not renewed in time is reclaimed by one workflow timer. The decisions come from the
 pure engine in `pit.arbitration`, with `workflow.now()` as time; the ledger, the answers not
 yet delivered and where to deliver them continue-as-new to bound the history.
 """
@@ -21,7 +21,6 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 with workflow.unsafe.imports_passed_through():
@@ -40,14 +39,15 @@ with workflow.unsafe.imports_passed_through():
     from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
     from pit.common.validation import Duration
     from pit.infra.temporal.updates import retrying
+    from pit.workflows.arbiter_outbox import Delivery, Outbox
     from pit.workflows.arbiter_views import ArbiterStatus, status_of
     from pit.workflows.grants import (
-        GRANT_SIGNAL,
         AcquireRequest,
         GrantReply,
         ReplyTo,
+        RequestIds,
         RequestRef,
-        RequestSignal,
+        Submission,
         arbiter_workflow_id,
     )
 
@@ -55,8 +55,6 @@ ARBITER_WORKFLOW = "pit.arbiter"
 T = TypeVar("T")
 _REMEMBERED_ENDINGS = 1000
 _RECENT_GRANTS = 1000
-_MAX_SENDING = 100
-"""Answers being signalled at once (Temporal caps a workflow's pending external signals)."""
 
 __all__ = [
     "ARBITER_WORKFLOW",
@@ -77,13 +75,6 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Delivery(_Model):
-    """An answer to signal to the run that waits for it."""
-
-    reply: GrantReply
-    to: ReplyTo
 
 
 class Ending(_Model):
@@ -128,28 +119,26 @@ class ArbiterWorkflow:
         self._leases: dict[str, float] = dict(inputs.leases)
         self._lease_lengths: dict[str, float] = dict(inputs.lease_lengths)
         self._reply_to: dict[str, ReplyTo] = dict(inputs.reply_to)
-        self._outbox: dict[str, Delivery] = {d.reply.request: d for d in inputs.outbox}
-        self._sending: set[str] = set()
-        self._senders: set[asyncio.Task[None]] = set()
+        self._outbox = Outbox(inputs.outbox, undelivered=self._undelivered, settled=self._wake)
         self._recent: deque[str] = deque(inputs.recent_grants, maxlen=_RECENT_GRANTS)
         self._changed = False
-        self._draining = False
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due: float | None = None
 
     @workflow.run
     async def run(self, inputs: ArbiterInput) -> None:
-        self._pump()  # answers the previous run had not delivered yet
         while True:
             if self._should_continue(inputs):
-                self._draining = True
+                self._outbox.paused = True  # what is queued is carried over
                 await workflow.wait_condition(
-                    lambda: not self._sending and workflow.all_handlers_finished()
+                    lambda: not self._outbox.sending and workflow.all_handlers_finished()
                 )
                 workflow.continue_as_new(self._carry(inputs))
+            # the answers decided by this task's signals leave together, one signal per run
+            self._outbox.pump()
+            self._arm_timer()
             self._changed = False
-            try:
-                await workflow.wait_condition(lambda: self._changed, timeout=self._next_timer())
-            except TimeoutError:
-                self._apply(Tick(t=self._now()))
+            await workflow.wait_condition(lambda: self._changed)
 
     def _should_continue(self, inputs: ArbiterInput) -> bool:
         info = workflow.info()
@@ -169,7 +158,7 @@ class ArbiterWorkflow:
                 "leases": self._leases,
                 "lease_lengths": self._lease_lengths,
                 "reply_to": self._reply_to,
-                "outbox": list(self._outbox.values()),
+                "outbox": self._outbox.carry(),
                 "endings": endings,
                 "recent_grants": list(self._recent),
             }
@@ -178,9 +167,10 @@ class ArbiterWorkflow:
     # handlers --------------------------------------------------------------------------
 
     @workflow.signal
-    def submit(self, ask: RequestSignal) -> None:
-        """Register a request (asking again is safe); the answer goes to `ask.reply_to`."""
-        self._register(ask.request, ask.lease, ask.reply_to)
+    def submit(self, batch: Submission) -> None:
+        """Register requests (asking again is safe); the answers go to `batch.reply_to`."""
+        for request in batch.requests:
+            self._register(request, batch.lease, batch.reply_to)
 
     @workflow.update
     def register(self, ask: AcquireRequest) -> GrantReply:
@@ -189,9 +179,10 @@ class ArbiterWorkflow:
         return self._register(ask.request, ask.lease, None)
 
     @workflow.signal
-    def release(self, ref: RequestRef) -> None:
-        """Give a grant back (or withdraw a waiting request)."""
-        self._release(ref.request)
+    def release(self, ids: RequestIds) -> None:
+        """Give grants back (or withdraw waiting requests)."""
+        for request_id in ids.requests:
+            self._release(request_id)
 
     @workflow.update(name="release_grant")
     def release_grant(self, ref: RequestRef) -> bool:
@@ -199,9 +190,10 @@ class ArbiterWorkflow:
         return self._release(ref.request)
 
     @workflow.signal
-    def renew_lease(self, ref: RequestRef) -> None:
-        """As the `renew` update, without an answer: what a holding workflow sends."""
-        self._renew(ref.request)
+    def renew_lease(self, ids: RequestIds) -> None:
+        """As the `renew` update for each, without an answer: what a holding run sends."""
+        for request_id in ids.requests:
+            self._renew(request_id)
 
     @workflow.update
     def renew(self, ref: RequestRef) -> float | None:
@@ -219,7 +211,7 @@ class ArbiterWorkflow:
             self._arbiter,
             self._leases,
             list(self._recent),
-            len(self._outbox) + len(self._sending),
+            len(self._outbox),
         )
 
     # internals -------------------------------------------------------------------------
@@ -227,14 +219,29 @@ class ArbiterWorkflow:
     def _now(self) -> float:
         return workflow.now().timestamp()
 
-    def _next_timer(self) -> timedelta | None:
+    def _wake(self) -> None:
+        self._changed = True
+
+    def _arm_timer(self) -> None:
+        """One timer for the earliest lease or max_wait deadline, set again only when that
+        comes earlier (a renewal moves a deadline later: the timer then fires early, ticks,
+        and is set for the next), so a busy arbiter does not start and cancel one a task."""
         times = list(self._leases.values())
         engine_timer = self._arbiter.next_timer()
         if engine_timer is not None:
             times.append(engine_timer)
-        if not times:
-            return None
-        return timedelta(seconds=max(0.001, min(times) - self._now()))
+        due = min(times, default=None)
+        if due is None or (self._timer_due is not None and self._timer_due <= due):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = asyncio.create_task(self._tick_at(due))
+
+    async def _tick_at(self, due: float) -> None:
+        await workflow.sleep(max(0.001, due - self._now()))
+        self._timer, self._timer_due = None, None
+        self._apply(Tick(t=self._now()))
 
     def _register(
         self, request: Request, lease: timedelta | None, asker: ReplyTo | None
@@ -369,43 +376,17 @@ class ArbiterWorkflow:
             reason="the arbiter does not know this request (released, or never asked)",
         )
 
-    # delivery of answers -----------------------------------------------------------------
-
     def _queue(self, reply: GrantReply, to: ReplyTo) -> None:
-        self._outbox[reply.request] = Delivery(reply=reply, to=to)
-        self._pump()
+        self._outbox.queue(reply, to)
+        self._changed = True
 
-    def _pump(self) -> None:
-        """Signal queued answers, a bounded number at once, in the order they were decided
-        (one request's answers one after the other)."""
-        if self._draining:
-            return  # continue-as-new carries the outbox
-        for rid in list(self._outbox):
-            if len(self._sending) >= _MAX_SENDING:
-                return
-            if rid in self._sending:
-                continue
-            delivery = self._outbox.pop(rid)
-            self._sending.add(rid)
-            task = asyncio.create_task(self._deliver(delivery))
-            self._senders.add(task)
-            task.add_done_callback(self._senders.discard)
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        rid, to = delivery.reply.request, delivery.to
-        try:
-            handle = workflow.get_external_workflow_handle(to.workflow_id, run_id=to.run_id)
-            await handle.signal(GRANT_SIGNAL, delivery.reply)
-        except ApplicationError as error:
-            # the asking run has closed: a grant it can never use goes back at once
-            workflow.logger.info("answer for %s not delivered: %s", rid, error.message)
-            granted = rid in self._arbiter.ledger.granted
-            if delivery.reply.action == "grant" and granted and self._reply_to.get(rid) == to:
+    def _undelivered(self, to: ReplyTo, replies: list[GrantReply]) -> None:
+        """The run that asked has closed: a grant it can never use goes back at once."""
+        ledger = self._arbiter.ledger
+        for reply in replies:
+            rid = reply.request
+            if reply.action == "grant" and rid in ledger.granted and self._reply_to.get(rid) == to:
                 self._release(rid, reason="the requester has closed")
-        finally:
-            self._sending.discard(rid)
-            self._changed = True
-            self._pump()
 
 
 # client helpers ------------------------------------------------------------------------

@@ -29,10 +29,11 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_models import on_model_host
-    from pit.workflows.dag_resources import Grants, hold_resources
-    from pit.workflows.grants import GRANT_SIGNAL, GrantReply
+    from pit.workflows.dag_resources import hold_resources
+    from pit.workflows.grants import GRANT_SIGNAL, Answers
 
 
 @workflow.defn(name="pit.dag")
@@ -51,7 +52,7 @@ class DagWorkflow:
         self._outputs = _Outputs(self._nodes)
         self._crashed: Exception | None = None
         self._live: set[asyncio.Task[None]] = set()
-        self._grants = Grants()
+        self._arbiters = ArbiterLink()
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -90,9 +91,9 @@ class DagWorkflow:
         return self.status(StatusPage(limit=STATUS_PAGE))
 
     @workflow.signal(name=GRANT_SIGNAL)
-    def grant(self, reply: GrantReply) -> None:
-        """An arbiter's answer to a node's request for its `resources`."""
-        self._grants.deliver(reply)
+    def grant(self, answers: Answers) -> None:
+        """An arbiter's answers to nodes' requests for their `resources`."""
+        self._arbiters.deliver(answers)
 
     @workflow.query(name="status")
     def status(self, page: StatusPage | None = None) -> DagStatus:
@@ -177,7 +178,7 @@ class DagWorkflow:
         status = self._nodes[node_id]
         status.started_at = workflow.now()
         try:
-            async with hold_resources(self._graph.spec, node, status, self._grants):
+            async with hold_resources(self._graph.spec, node, status, self._arbiters):
                 await self._attempt(node, status)
         except NodeFailed as refused:  # the arbiter did not grant the node's resources
             await self._recover(node, refused)

@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pit.arbitration.model import ArbiterConfig, Rationale, Request
 from pit.common.validation import Duration
 
 GRANT_SIGNAL = "pit.arbiter.grant"
-"""The signal an arbiter sends a requesting workflow with a `GrantReply`: a workflow that asks
+"""The signal an arbiter sends a requesting workflow with its `Answers`: a workflow that asks
 with `reply_to` handles it."""
+MAX_BATCH = 200
+"""Requests (or answers, or ids) in one signal: well under Temporal's 2 MB payload limit."""
 
 
 class _Model(BaseModel):
@@ -32,10 +34,11 @@ class ReplyTo(_Model):
     run_id: str | None = None
 
 
-class RequestSignal(_Model):
-    """Register a request (idempotent by its id); the answer is signalled to `reply_to`."""
+class Submission(_Model):
+    """Register requests (idempotent by id); the answers are signalled to `reply_to`. One
+    signal carries what a run asks for in one workflow task."""
 
-    request: Request
+    requests: list[Request] = Field(max_length=MAX_BATCH)
     lease: Duration | None = None
     reply_to: ReplyTo | None = None
 
@@ -58,8 +61,20 @@ class GrantReply(_Model):
     """Seconds since the epoch (workflow time) at which an unrenewed grant is reclaimed."""
 
 
+class Answers(_Model):
+    """What an arbiter decided for requests of one run (a grant, a reject, a preemption)."""
+
+    replies: list[GrantReply] = Field(max_length=MAX_BATCH)
+
+
 class RequestRef(_Model):
     request: str
+
+
+class RequestIds(_Model):
+    """Grants to give back or renew (or waiting requests to withdraw), in one signal."""
+
+    requests: list[str] = Field(max_length=MAX_BATCH)
 
 
 class EnsureArbiter(_Model):

@@ -156,6 +156,24 @@ async def test_thirty_nodes_on_three_slots_finish_promptly_in_priority_order(
     assert _most_at_once(log) <= 3
 
 
+async def test_two_runs_each_holding_slots_while_others_wait_both_finish(
+    temporal_client: Client, dag_worker: str, tmp_path: Path
+) -> None:
+    """Not a deadlock: a node holds its slot only while it runs, and waits for nothing."""
+    log, domain = tmp_path / "log.jsonl", f"r-{dag_worker[-8:]}"
+    await _hold_every_slot(temporal_client, domain, dag_worker)
+    data = slots_dag(log, domain, 4)
+    runs = [await start_run(temporal_client, parse_dag(data), task_queue=dag_worker) for _ in "ab"]
+    await eventually(lambda: _waiting(temporal_client, domain, 8))
+    assert await release_grant(temporal_client, domain, "blocker")
+    for handle in runs:
+        status = await asyncio.wait_for(handle.result(), 60)
+        assert status.status is RunState.SUCCEEDED
+    arbiter = await arbiter_status(temporal_client, domain)
+    assert "deadlock" not in " ".join(arbiter.conflicts)
+    assert len(arbiter.recent_grants) == 9 and _most_at_once(log) <= 3
+
+
 async def test_a_cancelled_run_withdraws_its_waiting_requests(
     temporal_client: Client, dag_worker: str, tmp_path: Path
 ) -> None:

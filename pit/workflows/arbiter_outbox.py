@@ -1,0 +1,110 @@
+"""The arbiter's answers on their way to the runs that wait for them.
+
+Answers decided in one workflow task for one run go in one signal (`GRANT_SIGNAL`), a bounded
+number of signals are in flight at once (Temporal caps a workflow's pending external signals
+and every signal costs server writes), one run's answers leave in the order they were
+decided, and what is still queued continues-as-new with the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ConfigDict
+
+    from pit.workflows.grants import GRANT_SIGNAL, MAX_BATCH, Answers, GrantReply, ReplyTo
+
+MAX_SENDING = 50
+"""Signals to requesting runs in flight at once."""
+
+_Key = tuple[str, str | None]
+
+
+class Delivery(BaseModel):
+    """Answers to signal to one run (what continue-as-new carries)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: ReplyTo
+    replies: list[GrantReply]
+
+
+class Outbox:
+    def __init__(
+        self,
+        carried: list[Delivery],
+        *,
+        undelivered: Callable[[ReplyTo, list[GrantReply]], None],
+        settled: Callable[[], None],
+    ) -> None:
+        """`undelivered` is told of answers whose run has closed; `settled` after every
+        signal, delivered or not."""
+        self._queued: dict[_Key, dict[str, GrantReply]] = {}
+        self._targets: dict[_Key, ReplyTo] = {}
+        self._sending: set[_Key] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._undelivered = undelivered
+        self._settled = settled
+        self.paused = False
+        for delivery in carried:
+            for reply in delivery.replies:
+                self.queue(reply, delivery.to)
+
+    def __len__(self) -> int:
+        """Answers queued or being signalled."""
+        return sum(len(replies) for replies in self._queued.values()) + len(self._sending)
+
+    @property
+    def sending(self) -> bool:
+        return bool(self._sending)
+
+    def queue(self, reply: GrantReply, to: ReplyTo) -> None:
+        """Queue an answer; a later answer for the same request replaces one not yet sent.
+        Nothing leaves before `pump` (so one task's answers for a run share a signal)."""
+        key = (to.workflow_id, to.run_id)
+        self._targets[key] = to
+        self._queued.setdefault(key, {})[reply.request] = reply
+
+    def pump(self) -> None:
+        """Send what is queued, up to `MAX_SENDING` signals at once, one run at a time."""
+        if self.paused:
+            return
+        for key in list(self._queued):
+            if len(self._sending) >= MAX_SENDING:
+                return
+            if key in self._sending:
+                continue
+            replies = list(self._queued.pop(key).values())
+            self._sending.add(key)
+            task = asyncio.create_task(self._send(key, replies))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def carry(self) -> list[Delivery]:
+        """What is still queued (call once nothing is being sent)."""
+        return [
+            Delivery(to=self._targets[key], replies=list(replies.values()))
+            for key, replies in self._queued.items()
+        ]
+
+    async def _send(self, key: _Key, replies: list[GrantReply]) -> None:
+        to = self._targets[key]
+        handle = workflow.get_external_workflow_handle(to.workflow_id, run_id=to.run_id)
+        try:
+            for start in range(0, len(replies), MAX_BATCH):
+                chunk = replies[start : start + MAX_BATCH]
+                await handle.signal(GRANT_SIGNAL, Answers(replies=chunk))
+        except ApplicationError as error:
+            # the run has closed (or never was): what it was granted goes back
+            workflow.logger.info("answers for %s not delivered: %s", to.workflow_id, error)
+            self._undelivered(to, replies)
+        finally:
+            self._sending.discard(key)
+            if key not in self._queued:
+                self._targets.pop(key, None)
+            self._settled()
