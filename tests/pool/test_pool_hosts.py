@@ -160,6 +160,18 @@ async def test_dag_nodes_run_where_their_model_is_hot_and_cold_models_warm_once(
     assert beta.pool.stats.loads == 2  # ocr and embed, each loaded once
 
 
+async def test_two_hundred_concurrent_places_are_all_answered(fleet: Fleet) -> None:
+    """Without a bound, most of 200 concurrent `place` updates to one registry failed
+    (`workflow update was aborted` / too many in flight)."""
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    await alpha.pool.warm("llm")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "llm"), "hot"))
+    placed = await asyncio.gather(
+        *(place_model(fleet.client, "llm", task_queue=fleet.queue) for _ in range(200))
+    )
+    assert {(p.host, p.reason) for p in placed} == {(alpha.name, "hot")}
+
+
 async def test_two_hundred_model_nodes_placing_at_once_all_run(fleet: Fleet) -> None:
     """More concurrent `place` updates than Temporal's 10 in flight per workflow: each is
     asked again while refused, and every node runs where its model is hot."""
