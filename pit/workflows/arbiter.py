@@ -85,19 +85,26 @@ class Ending(_Model):
     asker: ReplyTo | None = None
 
 
+class Asker(_Model):
+    """A run and the requests it waits for or holds (carried grouped: one run asks for many)."""
+
+    to: ReplyTo
+    requests: list[str]
+
+
 class ArbiterInput(_Model):
     domain: str = "default"
     config: ArbiterConfig
     lease: Duration = timedelta(minutes=10)
     """A grant not renewed or released within this is reclaimed (its holder crashed)."""
-    max_waiting: int = Field(default=2000, ge=1, le=5000)
-    """Requests that may wait at once; beyond, a request is rejected (bounds what
-    continue-as-new carries)."""
+    max_waiting: int = Field(default=2000, ge=1, le=2000)
+    """Requests that may wait at once; beyond, a request is rejected. Bounds what
+    continue-as-new carries (about 300 bytes a waiting request; Temporal's limit is 2 MB)."""
     continue_after_events: int = Field(default=5000, ge=20)
     carried: ArbiterSnapshot | None = None
     leases: dict[str, float] = Field(default_factory=dict)
     lease_lengths: dict[str, float] = Field(default_factory=dict)
-    reply_to: dict[str, ReplyTo] = Field(default_factory=dict)
+    askers: list[Asker] = Field(default_factory=list)
     outbox: list[Delivery] = Field(default_factory=list)
     endings: dict[str, Ending] = Field(default_factory=dict)
     recent_grants: list[str] = Field(default_factory=list)
@@ -118,7 +125,9 @@ class ArbiterWorkflow:
         self._grants: dict[str, Decision] = {}
         self._leases: dict[str, float] = dict(inputs.leases)
         self._lease_lengths: dict[str, float] = dict(inputs.lease_lengths)
-        self._reply_to: dict[str, ReplyTo] = dict(inputs.reply_to)
+        self._reply_to: dict[str, ReplyTo] = {
+            rid: asker.to for asker in inputs.askers for rid in asker.requests
+        }
         self._outbox = Outbox(inputs.outbox, undelivered=self._undelivered, settled=self._wake)
         self._recent: deque[str] = deque(inputs.recent_grants, maxlen=_RECENT_GRANTS)
         self._changed = False
@@ -157,7 +166,7 @@ class ArbiterWorkflow:
                 "carried": self._arbiter.snapshot(),
                 "leases": self._leases,
                 "lease_lengths": self._lease_lengths,
-                "reply_to": self._reply_to,
+                "askers": _askers(self._reply_to),
                 "outbox": self._outbox.carry(),
                 "endings": endings,
                 "recent_grants": list(self._recent),
@@ -387,6 +396,16 @@ class ArbiterWorkflow:
             rid = reply.request
             if reply.action == "grant" and rid in ledger.granted and self._reply_to.get(rid) == to:
                 self._release(rid, reason="the requester has closed")
+
+
+def _askers(reply_to: dict[str, ReplyTo]) -> list[Asker]:
+    grouped: dict[tuple[str, str | None], Asker] = {}
+    for rid, to in reply_to.items():
+        key = (to.workflow_id, to.run_id)
+        if key not in grouped:
+            grouped[key] = Asker(to=to, requests=[])
+        grouped[key].requests.append(rid)
+    return list(grouped.values())
 
 
 # client helpers ------------------------------------------------------------------------

@@ -253,3 +253,21 @@ def test_request_ids_fit_the_arbiters_rule() -> None:
     assert request_id("run-1", "train") == "run-1:train"
     long = request_id("r" * 80, "n")
     assert len(long) == 64 and "@" in long
+
+
+async def test_a_node_running_longer_than_its_lease_keeps_its_grant(
+    temporal_client: Client, dag_worker: str, tmp_path: Path
+) -> None:
+    """The run renews what it holds every lease / 3: the second node (which needs the whole
+    GPU too) starts only after the first has ended, not when the first lease would end."""
+    log, domain = tmp_path / "log.jsonl", f"l-{dag_worker[-8:]}"
+    data = gpu_dag(log, domain, [10, 10])
+    data["arbiter"]["lease"] = "2s"
+    for node in data["nodes"]:
+        node["inputs"]["seconds"] = 3.5
+    handle = await start_run(temporal_client, parse_dag(data), task_queue=dag_worker)
+    status = await asyncio.wait_for(handle.result(), 60)
+    assert status.status is RunState.SUCCEEDED
+    assert _most_at_once(log) == 1
+    arbiter = await arbiter_status(temporal_client, domain)
+    assert arbiter.holders == [] and len(arbiter.recent_grants) == 2
