@@ -128,7 +128,9 @@ class ArbiterWorkflow:
         self._reply_to: dict[str, ReplyTo] = {
             rid: asker.to for asker in inputs.askers for rid in asker.requests
         }
-        self._outbox = Outbox(inputs.outbox, undelivered=self._undelivered, settled=self._wake)
+        self._outbox = Outbox(
+            inputs.outbox, domain=inputs.domain, undelivered=self._undelivered, settled=self._wake
+        )
         self._recent: deque[str] = deque(inputs.recent_grants, maxlen=_RECENT_GRANTS)
         self._changed = False
         self._timer: asyncio.Task[None] | None = None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -60,14 +60,25 @@ class ArbiterLink:
         self._domains: dict[str, _Domain] = {}
         self._answers: dict[str, GrantReply] = {}
         self._started: dict[str, asyncio.Task[None]] = {}
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def deliver(self, answers: Answers) -> None:
-        """Answers from an arbiter; one for a request no longer waited for (withdrawn, or
-        answered twice) is dropped: the arbiter learns of a withdrawal from the release."""
+        """Answers from an arbiter. A grant for a request neither waited for nor held (its
+        node was cancelled while the ask was still on its way) is given back at once; any
+        other answer for it (a repeat, a reject) is dropped."""
+        domain = self._domains.get(answers.domain)
+        if domain is None:
+            return
         for reply in answers.replies:
-            if any(reply.request in d.waiting for d in self._domains.values()):
-                self._answers[reply.request] = reply
+            rid = reply.request
+            if rid in domain.waiting:
+                self._answers[rid] = reply
+            elif reply.action == "grant" and rid not in domain.held:
+                self._spawn(self._give_back(domain, rid))
+
+    async def _give_back(self, domain: _Domain, request_id: str) -> None:
+        with contextlib.suppress(NodeFailed):
+            await self._send(domain, "release", request_id)
 
     async def acquire(self, section: ArbiterSection, request: Request) -> GrantReply:
         """Wait for the grant of `request`; a reject (or no arbiter) raises `NodeFailed`.
@@ -115,10 +126,13 @@ class ArbiterLink:
         queued = domain.outgoing.setdefault(kind, [])
         queued.append((request_id, future))
         if len(queued) == 1:
-            flush = asyncio.create_task(self._flush(domain, kind))
-            self._flushing.add(flush)
-            flush.add_done_callback(self._flushing.discard)
+            self._spawn(self._flush(domain, kind))
         await future
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, domain: _Domain, kind: Kind) -> None:
         # the other nodes woken in this workflow task queue theirs before the signal goes

@@ -39,6 +39,7 @@ class Outbox:
         self,
         carried: list[Delivery],
         *,
+        domain: str,
         undelivered: Callable[[ReplyTo, list[GrantReply]], None],
         settled: Callable[[], None],
     ) -> None:
@@ -48,6 +49,7 @@ class Outbox:
         self._targets: dict[_Key, ReplyTo] = {}
         self._sending: set[_Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._domain = domain
         self._undelivered = undelivered
         self._settled = settled
         self.paused = False
@@ -98,7 +100,7 @@ class Outbox:
         try:
             for start in range(0, len(replies), MAX_BATCH):
                 chunk = replies[start : start + MAX_BATCH]
-                await handle.signal(GRANT_SIGNAL, Answers(replies=chunk))
+                await handle.signal(GRANT_SIGNAL, Answers(domain=self._domain, replies=chunk))
         except ApplicationError as error:
             # the run has closed (or never was): what it was granted goes back
             workflow.logger.info("answers for %s not delivered: %s", to.workflow_id, error)

@@ -64,6 +64,7 @@ class GrantReply(_Model):
 class Answers(_Model):
     """What an arbiter decided for requests of one run (a grant, a reject, a preemption)."""
 
+    domain: str
     replies: list[GrantReply] = Field(max_length=MAX_BATCH)
 
 
