@@ -18,6 +18,7 @@ from pit.arbitration import ArbiterConfig, Request
 from pit.cli import run
 from pit.common.errors import CapacityError
 from pit.workflows.arbiter import (
+    AcquireRequest,
     ArbiterInput,
     ArbiterWorkflow,
     acquire_grant,
@@ -27,6 +28,7 @@ from pit.workflows.arbiter import (
     release_grant,
     renew_grant,
 )
+from tests.arbitration.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,10 @@ CONFIG = ArbiterConfig.model_validate(
         "tenants": {"bob": {"quota": {"gpu0.mem": "40GB"}}},
     }
 )
+
+
+async def _waiters(client: Client, domain: str, count: int) -> bool:
+    return len((await arbiter_status(client, domain)).waiters) == count
 
 
 def _ask(rid: str, tenant: str = "alice", **demands: object) -> Request:
@@ -64,7 +70,7 @@ async def test_a_waiting_request_is_granted_when_the_holder_releases(
     first = await acquire_grant(temporal_client, domain, _ask("first"))
     assert first.action == "grant" and first.lease_until is not None
     second = asyncio.create_task(acquire_grant(temporal_client, domain, _ask("second", "bob")))
-    await asyncio.sleep(0.5)
+    await eventually(lambda: _waiters(temporal_client, domain, 1))
     status = await arbiter_status(temporal_client, domain)
     assert [h.request for h in status.holders] == ["first"]
     assert [w.request for w in status.waiters] == ["second"]
@@ -136,13 +142,16 @@ async def test_asking_twice_with_one_id_is_one_request(
     temporal_client: Client, domain: str
 ) -> None:
     await acquire_grant(temporal_client, domain, _ask("holder"))
+    handle = temporal_client.get_workflow_handle(arbiter_workflow_id(domain))
+    ask = AcquireRequest(request=_ask("same"))
+    for _ in range(2):
+        assert (await handle.execute_update(ArbiterWorkflow.register, ask)).action == "wait"
+    assert [w.request for w in (await arbiter_status(temporal_client, domain)).waiters] == ["same"]
     fast = timedelta(seconds=0.2)
     twice = [
         asyncio.create_task(acquire_grant(temporal_client, domain, _ask("same"), poll=fast))
         for _ in range(2)
     ]
-    await asyncio.sleep(0.5)
-    assert [w.request for w in (await arbiter_status(temporal_client, domain)).waiters] == ["same"]
     await release_grant(temporal_client, domain, "holder")
     replies = await asyncio.wait_for(asyncio.gather(*twice), timeout=20)
     assert [r.action for r in replies] == ["grant", "grant"]
@@ -161,13 +170,13 @@ async def test_a_request_beyond_max_waiting_is_rejected_up_front(
             asyncio.create_task(acquire_grant(temporal_client, name, _ask(rid)))
             for rid in ("w1", "w2")
         ]
-        await asyncio.sleep(0.5)
+        await eventually(lambda: _waiters(temporal_client, name, 2))
         with pytest.raises(
             CapacityError, match=r"2 requests are already waiting \(max_waiting 2\)"
         ):
             await acquire_grant(temporal_client, name, _ask("w3"))
         status = await arbiter_status(temporal_client, name)
-        assert [w.request for w in status.waiters] == ["w1", "w2"]
+        assert sorted(w.request for w in status.waiters) == ["w1", "w2"]
         for rid in ("w1", "w2"):  # withdrawn: their waiting clients hear it and stop
             assert await release_grant(temporal_client, name, rid)
         for outcome in await asyncio.gather(*waiting, return_exceptions=True):
