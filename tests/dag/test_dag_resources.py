@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from pit.arbitration import ArbiterConfig, Request
 from pit.cli._dag_client import run_status, start_run
@@ -127,6 +127,23 @@ async def _waiting(client: Client, domain: str, count: int) -> bool:
     return len((await arbiter_status(client, domain)).waiters) == count
 
 
+async def _runs_waiting(
+    client: Client, queue: str, data: dict[str, Any], runs: int = 1, **options: Any
+) -> list[WorkflowHandle[Any, Any]]:
+    """Every slot held by a blocker, then `runs` runs of `data` started, all their nodes
+    waiting: the order they are granted in is the strategy's alone, not arrival's."""
+    domain = data["arbiter"]["domain"]
+    await _hold_every_slot(client, domain, queue, **options)
+    handles = [await start_run(client, parse_dag(data), task_queue=queue) for _ in range(runs)]
+    await eventually(lambda: _waiting(client, domain, runs * len(data["nodes"])))
+    return handles
+
+
+def _by_priority(run_id: str, data: dict[str, Any]) -> list[str]:
+    ranked = sorted(data["nodes"], key=lambda n: -n["priority"])
+    return [request_id(run_id, n["id"]) for n in ranked]
+
+
 def _most_at_once(log: Path) -> int:
     running = most = 0
     for event in sorted(read_log(log), key=lambda e: (e["at"], e["event"] == "start")):
@@ -139,19 +156,15 @@ async def test_thirty_nodes_on_three_slots_finish_promptly_in_priority_order(
     temporal_client: Client, dag_worker: str, tmp_path: Path
 ) -> None:
     log, domain = tmp_path / "log.jsonl", f"s-{dag_worker[-8:]}"
-    await _hold_every_slot(temporal_client, domain, dag_worker)
     data = slots_dag(log, domain, 30)
-    handle = await start_run(temporal_client, parse_dag(data), task_queue=dag_worker)
     # all 30 wait at once: with one long-waiting update each, 20 would be refused
-    await eventually(lambda: _waiting(temporal_client, domain, 30))
+    (handle,) = await _runs_waiting(temporal_client, dag_worker, data)
     assert await release_grant(temporal_client, domain, "blocker")
     # the design this replaces took over a minute for 20 such nodes (ideal: 2 s)
     status = await asyncio.wait_for(handle.result(), 60)
     assert status.status is RunState.SUCCEEDED
-    by_priority = sorted(data["nodes"], key=lambda n: -n["priority"])
-    expected = [request_id(handle.id, n["id"]) for n in by_priority]
     arbiter = await arbiter_status(temporal_client, domain)
-    assert arbiter.recent_grants == ["blocker", *expected]
+    assert arbiter.recent_grants == ["blocker", *_by_priority(handle.id, data)]
     assert arbiter.holders == [] and arbiter.waiters == [] and arbiter.undelivered == 0
     assert _most_at_once(log) <= 3
 
@@ -161,10 +174,7 @@ async def test_two_runs_each_holding_slots_while_others_wait_both_finish(
 ) -> None:
     """Not a deadlock: a node holds its slot only while it runs, and waits for nothing."""
     log, domain = tmp_path / "log.jsonl", f"r-{dag_worker[-8:]}"
-    await _hold_every_slot(temporal_client, domain, dag_worker)
-    data = slots_dag(log, domain, 4)
-    runs = [await start_run(temporal_client, parse_dag(data), task_queue=dag_worker) for _ in "ab"]
-    await eventually(lambda: _waiting(temporal_client, domain, 8))
+    runs = await _runs_waiting(temporal_client, dag_worker, slots_dag(log, domain, 4), runs=2)
     assert await release_grant(temporal_client, domain, "blocker")
     for handle in runs:
         status = await asyncio.wait_for(handle.result(), 60)
@@ -178,11 +188,7 @@ async def test_a_cancelled_run_withdraws_its_waiting_requests(
     temporal_client: Client, dag_worker: str, tmp_path: Path
 ) -> None:
     log, domain = tmp_path / "log.jsonl", f"c-{dag_worker[-8:]}"
-    await _hold_every_slot(temporal_client, domain, dag_worker)
-    handle = await start_run(
-        temporal_client, parse_dag(slots_dag(log, domain, 5)), task_queue=dag_worker
-    )
-    await eventually(lambda: _waiting(temporal_client, domain, 5))
+    (handle,) = await _runs_waiting(temporal_client, dag_worker, slots_dag(log, domain, 5))
     await handle.cancel()
     await eventually(lambda: _waiting(temporal_client, domain, 0))
     status = await run_status(temporal_client, handle.id)
@@ -196,11 +202,7 @@ async def test_a_grant_for_a_run_that_has_closed_goes_back_at_once(
     temporal_client: Client, dag_worker: str, tmp_path: Path
 ) -> None:
     log, domain = tmp_path / "log.jsonl", f"t-{dag_worker[-8:]}"
-    await _hold_every_slot(temporal_client, domain, dag_worker)
-    handle = await start_run(
-        temporal_client, parse_dag(slots_dag(log, domain, 2)), task_queue=dag_worker
-    )
-    await eventually(lambda: _waiting(temporal_client, domain, 2))
+    (handle,) = await _runs_waiting(temporal_client, dag_worker, slots_dag(log, domain, 2))
     await handle.terminate()  # no chance to withdraw: the arbiter still has both waiting
     assert await release_grant(temporal_client, domain, "blocker")
 
@@ -218,21 +220,16 @@ async def test_waiting_nodes_are_granted_across_the_arbiters_continue_as_new(
     temporal_client: Client, dag_worker: str, tmp_path: Path
 ) -> None:
     log, domain = tmp_path / "log.jsonl", f"n-{dag_worker[-8:]}"
-    await _hold_every_slot(temporal_client, domain, dag_worker, continue_after_events=40)
-    first_run = (
-        await temporal_client.get_workflow_handle(arbiter_workflow_id(domain)).describe()
-    ).run_id
     data = slots_dag(log, domain, 12)
-    handle = await start_run(temporal_client, parse_dag(data), task_queue=dag_worker)
-    await eventually(lambda: _waiting(temporal_client, domain, 12))
+    (handle,) = await _runs_waiting(temporal_client, dag_worker, data, continue_after_events=40)
+    arbiter = temporal_client.get_workflow_handle(arbiter_workflow_id(domain))
+    first_run = (await arbiter.describe()).run_id
     assert await release_grant(temporal_client, domain, "blocker")
     status = await asyncio.wait_for(handle.result(), 60)
     assert status.status is RunState.SUCCEEDED
-    arbiter = temporal_client.get_workflow_handle(arbiter_workflow_id(domain))
     assert (await arbiter.describe()).run_id != first_run
-    by_priority = sorted(data["nodes"], key=lambda n: -n["priority"])
     grants = (await arbiter_status(temporal_client, domain)).recent_grants
-    assert grants == ["blocker", *(request_id(handle.id, n["id"]) for n in by_priority)]
+    assert grants == ["blocker", *_by_priority(handle.id, data)]
 
 
 async def test_without_a_config_the_arbiter_must_already_run(
