@@ -202,3 +202,18 @@ async def test_forty_clients_take_turns_on_a_lock_without_errors(
     status = await arbiter_status(temporal_client, domain)
     assert status.holders == [] and status.waiters == []
     assert status.recent_grants[-40:] == order  # each client saw its grant in grant order
+
+
+async def test_a_request_still_waiting_at_its_max_wait_is_rejected_by_the_timer(
+    temporal_client: Client, domain: str
+) -> None:
+    await acquire_grant(temporal_client, domain, _ask("holder"))
+    impatient = Request.model_validate(
+        {"id": "impatient", "tenant": "alice", "demands": {"lock": 1}, "max_wait": "1s"}
+    )
+    fast = timedelta(seconds=0.2)
+    with pytest.raises(CapacityError, match="max_wait"):
+        await asyncio.wait_for(
+            acquire_grant(temporal_client, domain, impatient, poll=fast), timeout=30
+        )
+    assert (await arbiter_status(temporal_client, domain)).waiters == []
