@@ -2,8 +2,10 @@
 
 Answers decided in one workflow task for one run go in one signal (`GRANT_SIGNAL`), a bounded
 number of signals are in flight at once (Temporal caps a workflow's pending external signals
-and every signal costs server writes), one run's answers leave in the order they were
-decided, and what is still queued continues-as-new with the ledger.
+and every signal costs server writes), the answers for one request leave in the order they
+were decided (a run may have several signals on the way, for different requests: waiting
+for each to be acknowledged would cost a workflow task per hand-over), and what is still
+queued continues-as-new with the ledger.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class Outbox:
         signal, delivered or not."""
         self._queued: dict[_Key, dict[str, GrantReply]] = {}
         self._targets: dict[_Key, ReplyTo] = {}
-        self._sending: set[_Key] = set()
+        self._in_flight: dict[_Key, set[str]] = {}
+        self._signals = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._domain = domain
         self._undelivered = undelivered
@@ -59,11 +62,12 @@ class Outbox:
 
     def __len__(self) -> int:
         """Answers queued or being signalled."""
-        return sum(len(replies) for replies in self._queued.values()) + len(self._sending)
+        queued = sum(len(replies) for replies in self._queued.values())
+        return queued + sum(len(rids) for rids in self._in_flight.values())
 
     @property
     def sending(self) -> bool:
-        return bool(self._sending)
+        return self._signals > 0
 
     def queue(self, reply: GrantReply, to: ReplyTo) -> None:
         """Queue an answer; a later answer for the same request replaces one not yet sent.
@@ -73,17 +77,25 @@ class Outbox:
         self._queued.setdefault(key, {})[reply.request] = reply
 
     def pump(self) -> None:
-        """Send what is queued, up to `MAX_SENDING` signals at once, one run at a time."""
+        """Send what is queued, up to `MAX_SENDING` signals at once; an answer for a request
+        whose previous answer is still on its way waits for it."""
         if self.paused:
             return
         for key in list(self._queued):
-            if len(self._sending) >= MAX_SENDING:
+            if self._signals >= MAX_SENDING:
                 return
-            if key in self._sending:
+            queued = self._queued[key]
+            flying = self._in_flight.get(key, set())
+            ready = [reply for rid, reply in queued.items() if rid not in flying]
+            if not ready:
                 continue
-            replies = list(self._queued.pop(key).values())
-            self._sending.add(key)
-            task = asyncio.create_task(self._send(key, replies))
+            for reply in ready:
+                del queued[reply.request]
+            self._in_flight.setdefault(key, set()).update(r.request for r in ready)
+            if not queued:
+                del self._queued[key]
+            self._signals += 1
+            task = asyncio.create_task(self._send(key, ready))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -106,7 +118,11 @@ class Outbox:
             workflow.logger.info("answers for %s not delivered: %s", to.workflow_id, error)
             self._undelivered(to, replies)
         finally:
-            self._sending.discard(key)
-            if key not in self._queued:
-                self._targets.pop(key, None)
+            self._signals -= 1
+            flying = self._in_flight[key]
+            flying.difference_update(reply.request for reply in replies)
+            if not flying:
+                del self._in_flight[key]
+                if key not in self._queued:
+                    self._targets.pop(key, None)
             self._settled()
