@@ -68,6 +68,13 @@ class Answers(_Model):
     replies: list[GrantReply] = Field(max_length=MAX_BATCH)
 
 
+class Outgoing(_Model):
+    """Answers for one run, as the arbiter hands them to its `pit.arbiter.answer` activity."""
+
+    to: ReplyTo
+    answers: Answers
+
+
 class RequestRef(_Model):
     request: str
 

@@ -221,7 +221,7 @@ async def test_waiting_nodes_are_granted_across_the_arbiters_continue_as_new(
 ) -> None:
     log, domain = tmp_path / "log.jsonl", f"n-{dag_worker[-8:]}"
     data = slots_dag(log, domain, 12)
-    (handle,) = await _runs_waiting(temporal_client, dag_worker, data, continue_after_events=40)
+    (handle,) = await _runs_waiting(temporal_client, dag_worker, data, continue_after_events=20)
     arbiter = temporal_client.get_workflow_handle(arbiter_workflow_id(domain))
     first_run = (await arbiter.describe()).run_id
     assert await release_grant(temporal_client, domain, "blocker")
