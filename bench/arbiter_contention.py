@@ -43,7 +43,7 @@ from pit.infra.temporal.devserver import embedded_server
 from pit.pool import ModelSpec, PoolConfig
 from pit.workers import build_worker
 from pit.workers.pool_host import pool_host
-from pit.workflows.arbiter import (
+from pit.workflows.arbiter_client import (
     ArbiterInput,
     acquire_grant,
     arbiter_status,

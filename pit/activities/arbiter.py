@@ -8,7 +8,8 @@ from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.common.errors import NotFoundError
-from pit.workflows.arbiter import ArbiterInput, ensure_arbiter
+from pit.workflows.arbiter import ArbiterInput
+from pit.workflows.arbiter_client import ensure_arbiter
 from pit.workflows.grants import GRANT_SIGNAL, EnsureArbiter, Outgoing
 
 

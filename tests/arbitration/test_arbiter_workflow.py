@@ -17,10 +17,9 @@ from temporalio.worker import Worker
 from pit.arbitration import ArbiterConfig, Request
 from pit.cli import run
 from pit.common.errors import CapacityError
-from pit.workflows.arbiter import (
-    AcquireRequest,
+from pit.workflows.arbiter import ArbiterWorkflow
+from pit.workflows.arbiter_client import (
     ArbiterInput,
-    ArbiterWorkflow,
     acquire_grant,
     arbiter_status,
     arbiter_workflow_id,
@@ -28,6 +27,7 @@ from pit.workflows.arbiter import (
     release_grant,
     renew_grant,
 )
+from pit.workflows.grants import AcquireRequest
 from tests.arbitration.support import eventually
 
 pytestmark = pytest.mark.integration

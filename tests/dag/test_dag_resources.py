@@ -13,7 +13,7 @@ from pit.arbitration import ArbiterConfig, Request
 from pit.cli._dag_client import run_status, start_run
 from pit.dag.graph import DagInvalidError, parse_dag
 from pit.dag.status import NodeState, RunState
-from pit.workflows.arbiter import (
+from pit.workflows.arbiter_client import (
     ArbiterInput,
     acquire_grant,
     arbiter_status,
