@@ -86,7 +86,7 @@ def arbiter_status(state: CliState, domain: str, as_json: bool) -> None:
 
 
 async def _status(settings: Settings, domain: str, as_json: bool) -> None:
-    from pit.workflows.arbiter import arbiter_status as query_status
+    from pit.workflows.arbiter_client import arbiter_status as query_status
 
     async with open_temporal(settings, ui=False) as session:
         status = await query_status(session.client, domain)

@@ -1,22 +1,22 @@
 """`pit.arbiter`: one entity workflow per resource domain holding the arbitration ledger.
 
-Requests arrive as updates (`acquire`: granted, or waited for up to a slice, then asked
-again), releases as a signal or an update, holders renew a lease or lose their grant when it
-runs out (a workflow timer), and the ledger continues-as-new to bound its history. The
-decisions come from the pure engine in `pit.arbitration`, with `workflow.now()` as time.
+A waiting request occupies nothing in Temporal but a line in the ledger. Workflows (DAG runs)
+register with the `submit` signal and get the answer signalled back to their run
+(`GRANT_SIGNAL`), as Temporal's mutex and resource-pool samples do; a grant whose run has
+closed is taken back at once. Other programs register with the short `register` update and
+poll the `request_state` query. Releases and lease renewals are signals (or short updates);
+a grant not renewed in time is reclaimed by one workflow timer. The decisions come from the
+pure engine in `pit.arbitration`, with `workflow.now()` as time; the ledger, the answers not
+yet delivered and where to deliver them continue-as-new to bound the history.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections import deque
 from datetime import timedelta
-from typing import Literal, TypeVar
 
 from temporalio import workflow
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ConfigDict, Field
@@ -26,24 +26,45 @@ with workflow.unsafe.imports_passed_through():
         ArbiterConfig,
         ArbiterSnapshot,
         Decision,
-        FairnessReport,
-        Rationale,
         Release,
         Request,
         Submit,
         Tick,
     )
-    from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
     from pit.common.validation import Duration
-    from pit.infra.temporal.updates import retrying
+    from pit.workflows.arbiter_outbox import Delivery, Outbox
+    from pit.workflows.arbiter_views import ArbiterStatus, status_of
+    from pit.workflows.grants import (
+        AcquireRequest,
+        GrantReply,
+        ReplyTo,
+        RequestIds,
+        RequestRef,
+        Submission,
+    )
 
 ARBITER_WORKFLOW = "pit.arbiter"
-T = TypeVar("T")
 _REMEMBERED_ENDINGS = 1000
+_RECENT_GRANTS = 1000
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Ending(_Model):
+    """A request that was rejected or preempted, remembered so that asking again (or
+    polling) gets the same answer; `asker` tells a new asker reusing the id from the old."""
+
+    reply: GrantReply
+    asker: ReplyTo | None = None
+
+
+class Asker(_Model):
+    """A run and the requests it waits for or holds (carried grouped: one run asks for many)."""
+
+    to: ReplyTo
+    requests: list[str]
 
 
 class ArbiterInput(_Model):
@@ -51,97 +72,59 @@ class ArbiterInput(_Model):
     config: ArbiterConfig
     lease: Duration = timedelta(minutes=10)
     """A grant not renewed or released within this is reclaimed (its holder crashed)."""
+    max_waiting: int = Field(default=2000, ge=1, le=2000)
+    """Requests that may wait at once; beyond, a request is rejected. Bounds what
+    continue-as-new carries (about 300 bytes a waiting request; Temporal's limit is 2 MB)."""
     continue_after_events: int = Field(default=5000, ge=20)
     carried: ArbiterSnapshot | None = None
     leases: dict[str, float] = Field(default_factory=dict)
     lease_lengths: dict[str, float] = Field(default_factory=dict)
-
-
-class AcquireRequest(_Model):
-    request: Request
-    wait: Duration = timedelta(seconds=30)
-    """How long this update waits for the grant before answering `wait` (ask again)."""
-    lease: Duration | None = None
-
-
-class GrantReply(_Model):
-    request: str
-    action: Literal["grant", "wait", "reject", "preempt"]
-    rationale: Rationale | None = None
-    lease_until: float | None = None
-    """Seconds since the epoch (workflow time) at which an unrenewed grant is reclaimed."""
-
-
-class RequestRef(_Model):
-    request: str
-
-
-class HolderView(_Model):
-    request: str
-    tenant: str
-    priority: int
-    demands: dict[str, int]
-    granted_at: float
-    lease_until: float | None
-
-
-class WaiterView(_Model):
-    request: str
-    tenant: str
-    priority: int
-    demands: dict[str, int]
-    arrival: float
-
-
-class ArbiterStatus(_Model):
-    domain: str
-    strategy: str
-    now: float
-    holders: list[HolderView]
-    waiters: list[WaiterView]
-    conflicts: list[str]
-    fairness: FairnessReport
-    free: dict[str, int]
+    askers: list[Asker] = Field(default_factory=list)
+    outbox: list[Delivery] = Field(default_factory=list)
+    endings: dict[str, Ending] = Field(default_factory=dict)
+    recent_grants: list[str] = Field(default_factory=list)
 
 
 @workflow.defn(name=ARBITER_WORKFLOW)
 class ArbiterWorkflow:
     @workflow.init
     def __init__(self, inputs: ArbiterInput) -> None:
-        # built here, not in run: an update can arrive in the very first workflow task
+        # built here, not in run: a signal or update can arrive in the very first task
         self._input = inputs
         self._arbiter = (
             Arbiter.restore(inputs.config, inputs.carried)
             if inputs.carried
             else Arbiter(inputs.config)
         )
-        self._endings: dict[str, Decision] = {}
+        self._endings: dict[str, Ending] = dict(inputs.endings)
         self._grants: dict[str, Decision] = {}
         self._leases: dict[str, float] = dict(inputs.leases)
         self._lease_lengths: dict[str, float] = dict(inputs.lease_lengths)
+        self._reply_to: dict[str, ReplyTo] = {
+            rid: asker.to for asker in inputs.askers for rid in asker.requests
+        }
+        self._outbox = Outbox(
+            inputs.outbox, domain=inputs.domain, undelivered=self._undelivered, settled=self._wake
+        )
+        self._recent: deque[str] = deque(inputs.recent_grants, maxlen=_RECENT_GRANTS)
         self._changed = False
-        self._draining = False
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due: float | None = None
 
     @workflow.run
     async def run(self, inputs: ArbiterInput) -> None:
         while True:
             if self._should_continue(inputs):
-                self._draining = True
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    inputs.model_copy(
-                        update={
-                            "carried": self._arbiter.snapshot(),
-                            "leases": self._leases,
-                            "lease_lengths": self._lease_lengths,
-                        }
-                    )
+                self._outbox.paused = True  # what is queued is carried over
+                await workflow.wait_condition(
+                    lambda: not self._outbox.sending and workflow.all_handlers_finished()
                 )
+                workflow.continue_as_new(self._carry(inputs))
+            # the answers decided by this task's signals leave together, one signal per run
+            self._outbox.pump()
+            self._arm_timer()
             self._changed = False
-            try:
-                await workflow.wait_condition(lambda: self._changed, timeout=self._next_timer())
-            except TimeoutError:
-                self._apply(Tick(t=self._now()))
+            await workflow.wait_condition(lambda: self._changed)
 
     def _should_continue(self, inputs: ArbiterInput) -> bool:
         info = workflow.info()
@@ -150,106 +133,143 @@ class ArbiterWorkflow:
             or info.get_current_history_length() >= inputs.continue_after_events
         )
 
+    def _carry(self, inputs: ArbiterInput) -> ArbiterInput:
+        endings = {
+            rid: e.model_copy(update={"reply": e.reply.model_copy(update={"rationale": None})})
+            for rid, e in self._endings.items()
+        }
+        return inputs.model_copy(
+            update={
+                "carried": self._arbiter.snapshot(),
+                "leases": self._leases,
+                "lease_lengths": self._lease_lengths,
+                "askers": _askers(self._reply_to),
+                "outbox": self._outbox.carry(),
+                "endings": endings,
+                "recent_grants": list(self._recent),
+            }
+        )
+
     # handlers --------------------------------------------------------------------------
 
+    @workflow.signal
+    def submit(self, batch: Submission) -> None:
+        """Register requests (asking again is safe); the answers go to `batch.reply_to`."""
+        for request in batch.requests:
+            self._register(request, batch.lease, batch.reply_to)
+
     @workflow.update
-    async def acquire(self, ask: AcquireRequest) -> GrantReply:
-        """Grant `ask.request`, or wait up to `ask.wait` for it; asking again is safe."""
-        arbiter = self._engine()
-        request_id = ask.request.id
-        known = arbiter.ledger.granted.keys() | arbiter.ledger.waiting.keys()
-        if request_id not in known and request_id not in self._endings:
-            lease = ask.lease or self._config().lease
-            self._lease_lengths[request_id] = lease.total_seconds()
-            self._apply(Submit(t=self._now(), request=ask.request))
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: request_id not in arbiter.ledger.waiting or self._draining,
-                timeout=ask.wait,
-            )
-        return self._reply(request_id)
+    def register(self, ask: AcquireRequest) -> GrantReply:
+        """Register a request and answer at once: grant, reject, or wait (then poll
+        `request_state`). Never waits, so it holds none of the few in-flight update slots."""
+        return self._register(ask.request, ask.lease, None)
 
     @workflow.signal
-    def release(self, ref: RequestRef) -> None:
-        """Give a grant back (or withdraw a waiting request)."""
-        self._release(ref.request)
+    def release(self, ids: RequestIds) -> None:
+        """Give grants back (or withdraw waiting requests)."""
+        for request_id in ids.requests:
+            self._release(request_id)
 
     @workflow.update(name="release_grant")
     def release_grant(self, ref: RequestRef) -> bool:
         """As the `release` signal, answering whether the request was held or waiting."""
         return self._release(ref.request)
 
+    @workflow.signal
+    def renew_lease(self, ids: RequestIds) -> None:
+        """As the `renew` update for each, without an answer: what a holding run sends."""
+        for request_id in ids.requests:
+            self._renew(request_id)
+
     @workflow.update
     def renew(self, ref: RequestRef) -> float | None:
         """Push a held grant's lease out by its length; None when it is not held."""
-        if ref.request not in self._engine().ledger.granted:
-            return None
-        until = self._now() + self._lease_lengths.get(ref.request, 0.0)
-        self._leases[ref.request] = until
-        self._changed = True
-        return until
+        return self._renew(ref.request)
+
+    @workflow.query
+    def request_state(self, ref: RequestRef) -> GrantReply:
+        return self._reply(ref.request)
 
     @workflow.query
     def status(self) -> ArbiterStatus:
-        arbiter = self._engine()
-        ledger = arbiter.ledger
-        return ArbiterStatus(
-            domain=self._config().domain,
-            strategy=arbiter.config.strategy,
-            now=arbiter.now,
-            holders=[
-                HolderView(
-                    request=h.request.id,
-                    tenant=h.request.tenant,
-                    priority=h.request.priority,
-                    demands=dict(h.request.demands),
-                    granted_at=h.granted_at,
-                    lease_until=self._leases.get(h.request.id),
-                )
-                for h in ledger.granted.values()
-            ],
-            waiters=[
-                WaiterView(
-                    request=w.request.id,
-                    tenant=w.request.tenant,
-                    priority=w.request.priority,
-                    demands=dict(w.request.demands),
-                    arrival=w.arrival,
-                )
-                for w in ledger.waiting.values()
-            ],
-            conflicts=[":".join(p for p in key if p) for key in arbiter.detector.active],
-            fairness=arbiter.fairness_report(),
-            free=ledger.free,
+        return status_of(
+            self._input.domain,
+            self._arbiter,
+            self._leases,
+            list(self._recent),
+            len(self._outbox),
         )
 
     # internals -------------------------------------------------------------------------
 
-    def _engine(self) -> Arbiter:
-        return self._arbiter
-
-    def _config(self) -> ArbiterInput:
-        return self._input
-
     def _now(self) -> float:
         return workflow.now().timestamp()
 
-    def _next_timer(self) -> timedelta | None:
+    def _wake(self) -> None:
+        self._changed = True
+
+    def _arm_timer(self) -> None:
+        """One timer for the earliest lease or max_wait deadline, set again only when that
+        comes earlier (a renewal moves a deadline later: the timer then fires early, ticks,
+        and is set for the next), so a busy arbiter does not start and cancel one a task."""
         times = list(self._leases.values())
-        engine_timer = self._engine().next_timer()
+        engine_timer = self._arbiter.next_timer()
         if engine_timer is not None:
             times.append(engine_timer)
-        if not times:
+        due = min(times, default=None)
+        if due is None or (self._timer_due is not None and self._timer_due <= due):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = asyncio.create_task(self._tick_at(due))
+
+    async def _tick_at(self, due: float) -> None:
+        await workflow.sleep(max(0.001, due - self._now()))
+        self._timer, self._timer_due = None, None
+        self._apply(Tick(t=self._now()))
+
+    def _register(
+        self, request: Request, lease: timedelta | None, asker: ReplyTo | None
+    ) -> GrantReply:
+        rid = request.id
+        ledger = self._arbiter.ledger
+        ending = self._endings.get(rid)
+        if ending is not None and ending.asker != asker:
+            del self._endings[rid]  # a new asker reusing the id: a new request
+            ending = None
+        if ending is None and asker is not None:
+            self._reply_to[rid] = asker
+        if ending is not None or rid in ledger.granted or rid in ledger.waiting:
+            reply = self._reply(rid)
+            if asker is not None and reply.action != "wait":
+                self._queue(reply, asker)  # asked again: the first answer may be lost
+            return reply
+        if len(ledger.waiting) >= self._input.max_waiting:
+            reason = (
+                f"{len(ledger.waiting)} requests are already waiting "
+                f"(max_waiting {self._input.max_waiting})"
+            )
+            self._end(GrantReply(request=rid, action="reject", reason=reason))
+            return self._reply(rid)
+        self._lease_lengths[rid] = (lease or self._input.lease).total_seconds()
+        self._apply(Submit(t=self._now(), request=request))
+        return self._reply(rid)
+
+    def _renew(self, request_id: str) -> float | None:
+        if request_id not in self._arbiter.ledger.granted:
             return None
-        return timedelta(seconds=max(0.001, min(times) - self._now()))
+        until = self._now() + self._lease_lengths.get(request_id, 0.0)
+        self._leases[request_id] = until
+        self._changed = True
+        return until
 
     def _apply(self, event: Submit | Release | Tick) -> None:
-        arbiter = self._engine()
         now = self._now()
         expired = sorted(r for r, until in self._leases.items() if until <= now)
         for request_id in expired:
             self._reclaim(request_id, now)
-        result = arbiter.apply(event)
+        result = self._arbiter.apply(event)
         for decision in result.decisions:
             self._record(decision)
         for conflict in result.conflicts:
@@ -260,54 +280,69 @@ class ArbiterWorkflow:
 
     def _reclaim(self, request_id: str, now: float) -> None:
         """A lease ran out: the holder is presumed gone and its grant is taken back."""
-        held = self._engine().ledger.granted.get(request_id)
+        held = self._arbiter.ledger.granted.get(request_id)
         self._leases.pop(request_id, None)
         if held is None:
             return
-        result = self._engine().apply(Release(t=now, request=request_id, reason="lease expired"))
-        self._record(
-            Decision(
-                t=now,
+        result = self._arbiter.apply(Release(t=now, request=request_id, reason="lease expired"))
+        self._end(
+            GrantReply(
                 request=request_id,
                 action="preempt",
-                rationale=Rationale(
-                    strategy=self._engine().config.strategy,
-                    reason="lease expired: the holder neither renewed nor released it",
-                    numbers={"granted_at": held.granted_at, "reclaimed_at": now},
-                ),
+                reason="lease expired: the holder neither renewed nor released it",
             )
         )
         for decision in result.decisions:
             self._record(decision)
 
     def _record(self, decision: Decision) -> None:
-        workflow.logger.info(
-            "%s %s: %s", decision.action, decision.request, decision.rationale.reason
-        )
+        rid = decision.request
+        workflow.logger.info("%s %s: %s", decision.action, rid, decision.rationale.reason)
         if decision.action == "grant":
-            self._grants[decision.request] = decision
-            length = self._lease_lengths.get(decision.request, self._config().lease.total_seconds())
-            self._leases[decision.request] = decision.t + length
+            self._grants[rid] = decision
+            length = self._lease_lengths.get(rid, self._input.lease.total_seconds())
+            self._leases[rid] = decision.t + length
+            self._recent.append(rid)
+            asker = self._reply_to.get(rid)
+            if asker is not None:
+                self._queue(self._reply(rid), asker)
         elif decision.action in ("reject", "preempt"):
-            self._grants.pop(decision.request, None)
-            self._leases.pop(decision.request, None)
-            self._lease_lengths.pop(decision.request, None)
-            self._endings[decision.request] = decision
-            while len(self._endings) > _REMEMBERED_ENDINGS:
-                del self._endings[next(iter(self._endings))]
+            reason = decision.rationale.reason
+            self._end(
+                GrantReply(
+                    request=rid,
+                    action=decision.action,
+                    rationale=decision.rationale,
+                    reason=reason,
+                )
+            )
 
-    def _release(self, request_id: str) -> bool:
-        ledger = self._engine().ledger
+    def _end(self, reply: GrantReply) -> None:
+        """A request ends without a grant (or loses one): remember why, tell its asker."""
+        rid = reply.request
+        self._grants.pop(rid, None)
+        self._leases.pop(rid, None)
+        self._lease_lengths.pop(rid, None)
+        asker = self._reply_to.pop(rid, None)
+        self._endings[rid] = Ending(reply=reply, asker=asker)
+        while len(self._endings) > _REMEMBERED_ENDINGS:
+            del self._endings[next(iter(self._endings))]
+        if asker is not None:
+            self._queue(reply, asker)
+
+    def _release(self, request_id: str, reason: str = "released") -> bool:
+        ledger = self._arbiter.ledger
         present = request_id in ledger.granted or request_id in ledger.waiting
-        if present:
-            self._apply(Release(t=self._now(), request=request_id))
         self._grants.pop(request_id, None)
         self._leases.pop(request_id, None)
         self._lease_lengths.pop(request_id, None)
+        self._reply_to.pop(request_id, None)
+        if present:
+            self._apply(Release(t=self._now(), request=request_id, reason=reason))
         return present
 
     def _reply(self, request_id: str) -> GrantReply:
-        ledger = self._engine().ledger
+        ledger = self._arbiter.ledger
         if request_id in ledger.granted:
             grant = self._grants.get(request_id)
             return GrantReply(
@@ -319,79 +354,32 @@ class ArbiterWorkflow:
         if request_id in ledger.waiting:
             return GrantReply(request=request_id, action="wait")
         ending = self._endings.get(request_id)
-        if ending is not None and ending.action in ("reject", "preempt"):
-            return GrantReply(request=request_id, action=ending.action, rationale=ending.rationale)
-        return GrantReply(request=request_id, action="reject")
+        if ending is not None:
+            return ending.reply
+        return GrantReply(
+            request=request_id,
+            action="reject",
+            reason="the arbiter does not know this request (released, or never asked)",
+        )
+
+    def _queue(self, reply: GrantReply, to: ReplyTo) -> None:
+        self._outbox.queue(reply, to)
+        self._changed = True
+
+    def _undelivered(self, to: ReplyTo, replies: list[GrantReply]) -> None:
+        """The run that asked has closed: a grant it can never use goes back at once."""
+        ledger = self._arbiter.ledger
+        for reply in replies:
+            rid = reply.request
+            if reply.action == "grant" and rid in ledger.granted and self._reply_to.get(rid) == to:
+                self._release(rid, reason="the requester has closed")
 
 
-# client helpers ------------------------------------------------------------------------
-
-
-def arbiter_workflow_id(domain: str) -> str:
-    return f"pit-arbiter-{domain}"
-
-
-async def ensure_arbiter(client: Client, inputs: ArbiterInput, *, task_queue: str) -> None:
-    """Start the domain's arbiter unless it is already running."""
-    await client.start_workflow(
-        ArbiterWorkflow.run,
-        inputs,
-        id=arbiter_workflow_id(inputs.domain),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-
-
-async def acquire_grant(
-    client: Client,
-    domain: str,
-    request: Request,
-    *,
-    lease: timedelta | None = None,
-    slice_wait: timedelta = timedelta(seconds=30),
-    timeout: timedelta | None = None,
-) -> GrantReply:
-    """Ask the domain's arbiter for `request` and wait until it is granted. A reject raises
-    `CapacityError` with the rationale; `timeout` (None: forever) also raises it."""
-    handle = client.get_workflow_handle(arbiter_workflow_id(domain))
-    loop = asyncio.get_running_loop()
-    deadline = None if timeout is None else loop.time() + timeout.total_seconds()
-    ask = AcquireRequest(request=request, wait=slice_wait, lease=lease)
-    while True:
-        reply = await retrying(lambda: handle.execute_update(ArbiterWorkflow.acquire, ask))
-        if reply.action == "grant":
-            return reply
-        if reply.action in ("reject", "preempt"):
-            reason = reply.rationale.reason if reply.rationale else "rejected"
-            raise CapacityError(f"arbiter {domain}: {request.id}: {reason}", request=request.id)
-        if deadline is not None and loop.time() >= deadline:
-            await release_grant(client, domain, request.id)
-            raise CapacityError(
-                f"arbiter {domain}: {request.id}: not granted within {timeout}",
-                request=request.id,
-            )
-
-
-async def release_grant(client: Client, domain: str, request_id: str) -> bool:
-    """Give back a grant (or withdraw a waiting request); True when the arbiter had it."""
-    handle = client.get_workflow_handle(arbiter_workflow_id(domain))
-    ref = RequestRef(request=request_id)
-    return await retrying(lambda: handle.execute_update(ArbiterWorkflow.release_grant, ref))
-
-
-async def renew_grant(client: Client, domain: str, request_id: str) -> float | None:
-    """Extend a held grant's lease; None when the arbiter no longer holds it for us."""
-    handle = client.get_workflow_handle(arbiter_workflow_id(domain))
-    ref = RequestRef(request=request_id)
-    return await retrying(lambda: handle.execute_update(ArbiterWorkflow.renew, ref))
-
-
-async def arbiter_status(client: Client, domain: str) -> ArbiterStatus:
-    handle = client.get_workflow_handle(arbiter_workflow_id(domain))
-    try:
-        result: ArbiterStatus = await handle.query(ArbiterWorkflow.status)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(f"no arbiter for domain {domain!r}", domain=domain) from None
-        raise BackendUnavailableError(f"temporal: {error.message}") from None
-    return result
+def _askers(reply_to: dict[str, ReplyTo]) -> list[Asker]:
+    grouped: dict[tuple[str, str | None], Asker] = {}
+    for rid, to in reply_to.items():
+        key = (to.workflow_id, to.run_id)
+        if key not in grouped:
+            grouped[key] = Asker(to=to, requests=[])
+        grouped[key].requests.append(rid)
+    return list(grouped.values())

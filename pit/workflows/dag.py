@@ -29,9 +29,11 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_models import on_model_host
     from pit.workflows.dag_resources import hold_resources
+    from pit.workflows.grants import GRANT_SIGNAL, Answers
 
 
 @workflow.defn(name="pit.dag")
@@ -50,6 +52,7 @@ class DagWorkflow:
         self._outputs = _Outputs(self._nodes)
         self._crashed: Exception | None = None
         self._live: set[asyncio.Task[None]] = set()
+        self._arbiters = ArbiterLink()
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -86,6 +89,11 @@ class DagWorkflow:
         self._close(RunState.SUCCEEDED)
         # the result is a summary: a page of nodes at most (payloads are capped at 2 MB)
         return self.status(StatusPage(limit=STATUS_PAGE))
+
+    @workflow.signal(name=GRANT_SIGNAL)
+    def grant(self, answers: Answers) -> None:
+        """An arbiter's answers to nodes' requests for their `resources`."""
+        self._arbiters.deliver(answers)
 
     @workflow.query(name="status")
     def status(self, page: StatusPage | None = None) -> DagStatus:
@@ -170,7 +178,7 @@ class DagWorkflow:
         status = self._nodes[node_id]
         status.started_at = workflow.now()
         try:
-            async with hold_resources(self._graph.spec, node, status):
+            async with hold_resources(self._graph.spec, node, status, self._arbiters):
                 await self._attempt(node, status)
         except NodeFailed as refused:  # the arbiter did not grant the node's resources
             await self._recover(node, refused)

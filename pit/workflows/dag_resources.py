@@ -1,29 +1,26 @@
 """Workflow side of a node's `resources`: a grant from the DAG's arbiter, acquired before the
-node runs, renewed while it runs, given back after however it ends."""
+node runs and given back after, however it ends (see `arbiter_link` for how it is asked)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from pit.arbitration.model import Request
     from pit.dag.spec import DagSpec, NodeSpec
     from pit.dag.status import NodeStatus
-    from pit.workflows.dag_failures import NodeFailed
-    from pit.workflows.grants import GrantInput, GrantRef
+    from pit.workflows.arbiter_link import ArbiterLink
 
 
 @contextlib.asynccontextmanager
-async def hold_resources(spec: DagSpec, node: NodeSpec, status: NodeStatus) -> AsyncIterator[None]:
+async def hold_resources(
+    spec: DagSpec, node: NodeSpec, status: NodeStatus, link: ArbiterLink
+) -> AsyncIterator[None]:
     """Hold `node.resources` from `spec.arbiter` around the body (nothing without resources);
     a request the arbiter does not grant raises `NodeFailed`."""
     arbiter = spec.arbiter
@@ -31,53 +28,20 @@ async def hold_resources(spec: DagSpec, node: NodeSpec, status: NodeStatus) -> A
         yield
         return
     run_id = workflow.info().workflow_id
-    ref = GrantRef(domain=arbiter.domain, request_id=request_id(run_id, node.id))
+    rid = request_id(run_id, node.id)
+    # no `owner`: a node holds its grant only while it runs, and a running node waits for
+    # nothing, so two runs each holding some slots while other nodes wait is no deadlock
+    # (naming the run as owner made the engine preempt a running node's grant)
     request = Request(
-        id=ref.request_id,
-        tenant=node.tenant or spec.name,
-        priority=node.priority,
-        demands=node.resources,
-        owner=run_id,
+        id=rid, tenant=node.tenant or spec.name, priority=node.priority, demands=node.resources
     )
-    status.reason = f"waiting for {ref.request_id} from arbiter {ref.domain}"
-    try:
-        await workflow.execute_activity(
-            "pit.arbiter.acquire",
-            GrantInput(
-                domain=arbiter.domain, config=arbiter.config, request=request, lease=arbiter.lease
-            ),
-            start_to_close_timeout=timedelta(days=7),
-            heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(non_retryable_error_types=["capacity", "validation"]),
-            summary=f"{node.id}: acquire {', '.join(node.resources)}",
-        )
-    except ActivityError as error:
-        if is_cancelled_exception(error):
-            raise asyncio.CancelledError from None
-        cause = error.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-        error_type = cause.type if isinstance(cause, ApplicationError) else None
-        raise NodeFailed(message, error_type, 0) from None
+    status.reason = f"waiting for {rid} from arbiter {arbiter.domain}"
+    await link.acquire(arbiter, request)
     status.reason = None
-    renewing = asyncio.create_task(_renew(ref, arbiter.lease))
     try:
         yield
     finally:
-        renewing.cancel()
-        await workflow.execute_activity(
-            "pit.arbiter.release",
-            ref,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(maximum_attempts=20),
-        )
-
-
-async def _renew(ref: GrantRef, lease: timedelta) -> None:
-    while True:
-        await workflow.sleep(lease / 3)
-        await workflow.execute_activity(
-            "pit.arbiter.renew", ref, start_to_close_timeout=timedelta(minutes=1)
-        )
+        await link.release(arbiter, rid)
 
 
 def request_id(run_id: str, node_id: str) -> str:

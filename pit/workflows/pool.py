@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
     from pit.common.errors import BackendUnavailableError, NotFoundError, PitError
     from pit.infra.temporal.failures import from_failure, to_application_error
+    from pit.infra.temporal.updates import retrying
     from pit.pool.placement import Assignment, HostSnapshot, Placement, place
 
 REGISTRY_WORKFLOW = "pit.pool.registry"
@@ -202,11 +203,15 @@ async def registry_hosts(client: Client, *, task_queue: str) -> list[HostSnapsho
 async def place_model(
     client: Client, model: str, *, task_queue: str, exclude: tuple[str, ...] = ()
 ) -> Placement:
-    """Where `model`'s work should run now (see `pit.pool.placement.place`)."""
-    handle = client.get_workflow_handle(registry_id(task_queue))
+    """Where `model`'s work should run now (see `pit.pool.placement.place`). Many nodes
+    placing at once exceed Temporal's 10 in-flight updates per workflow: `retrying` keeps
+    this process's share under it and asks again, with backoff, when refused."""
+    entity = registry_id(task_queue)
+    handle = client.get_workflow_handle(entity)
+    ask = PlaceRequest(model=model, exclude=exclude)
     try:
-        placement: Placement = await handle.execute_update(
-            PoolRegistryWorkflow.place, PlaceRequest(model=model, exclude=exclude)
+        placement: Placement = await retrying(
+            lambda: handle.execute_update(PoolRegistryWorkflow.place, ask), entity=entity
         )
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:

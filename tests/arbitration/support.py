@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -17,6 +19,7 @@ RESOURCES = {
     "model": ResourceSpec(capacity=2, shareable=True),
 }
 TENANTS = ["alice", "bob", "carol"]
+T = TypeVar("T")
 
 
 def config(strategy: str = "priority", **extra: Any) -> ArbiterConfig:
@@ -161,3 +164,15 @@ def check_books(ledger: Ledger) -> None:
         for tenant, held in ledger.tenant_held.items():
             for r, quota in cfg.tenant(tenant).quota.items():
                 assert held.get(r, 0) <= quota, (tenant, r, held.get(r, 0), quota)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 30.0) -> T:
+    """Polls `check` until it returns a truthy value (returned), or fails after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)

@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from pit.cli import run
-from pit.cli._dag_client import start_run
+from pit.cli._dag_client import run_status, start_run
 from pit.common.config import Settings, load_settings
 from pit.dag.graph import parse_dag
 from pit.dag.status import RunState
@@ -158,6 +158,35 @@ async def test_dag_nodes_run_where_their_model_is_hot_and_cold_models_warm_once(
     assert beta.pool.state("embed") == "hot" and alpha.pool.state("embed") == "cold"
     assert alpha.pool.stats.hits >= 1  # the DAG's use of llm counted as a hit on alpha
     assert beta.pool.stats.loads == 2  # ocr and embed, each loaded once
+
+
+async def test_two_hundred_concurrent_places_are_all_answered(fleet: Fleet) -> None:
+    """Without a bound, most of 200 concurrent `place` updates to one registry failed
+    (`workflow update was aborted` / too many in flight)."""
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    await alpha.pool.warm("llm")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "llm"), "hot"))
+    placed = await asyncio.gather(
+        *(place_model(fleet.client, "llm", task_queue=fleet.queue) for _ in range(200))
+    )
+    assert {(p.host, p.reason) for p in placed} == {(alpha.name, "hot")}
+
+
+async def test_two_hundred_model_nodes_placing_at_once_all_run(fleet: Fleet) -> None:
+    """More concurrent `place` updates than Temporal's 10 in flight per workflow: each is
+    asked again while refused, and every node runs where its model is hot."""
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    await alpha.pool.warm("llm")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "llm"), "hot"))
+    nodes = [{"id": f"n{i}", "activity": "test.where", "model": "llm"} for i in range(200)]
+    handle = await start_run(
+        fleet.client, parse_dag({"name": "crowd", "nodes": nodes}), task_queue=fleet.queue
+    )
+    status = await asyncio.wait_for(handle.result(), 120)
+    assert status.status is RunState.SUCCEEDED
+    outputs = {n.output for n in (await run_status(fleet.client, handle.id)).nodes.values()}
+    assert outputs == {alpha.queue}
+    assert alpha.pool.stats.loads == 1
 
 
 async def _is(value: Awaitable[str | None], expected: str) -> bool:
