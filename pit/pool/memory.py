@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pit.common.clock import Clock
@@ -185,8 +185,7 @@ class PoolMemory:
         self.stats.evictions += 1
         self.eviction.evicted(self, entry)  # type: ignore[arg-type]
         self._prewarm_wasted(entry)
-        to_sleep = self._reserve_host(entry)
-        task = asyncio.get_running_loop().create_task(self._finish_cooling(entry, to_sleep))
+        task = asyncio.get_running_loop().create_task(self._finish_cooling(entry))
         entry.cooling = task
         return task
 
@@ -194,51 +193,22 @@ class PoolMemory:
         sleeper = sleeping_loader(entry.loader)
         return 0 if sleeper is None else sleeper.host_memory(entry.spec)
 
-    def _reserve_host(self, entry: PoolEntry) -> bool:
-        """Reserve host memory for `entry` to sleep in, dropping sleeping models (least
-        worth keeping first) to make room; False when it cannot sleep."""
-        size = self._host_size(entry)
-        if not size or size > self.host_budget or entry.handle is None:
-            return False
-        sleepers = [e for e in self._entries.values() if e.asleep and e.cooling is None]
-        ranked = self.eviction.rank(sleepers, self.clock.monotonic())
-        while self.host_reserved + size > self.host_budget and ranked:
-            self._drop_sleeper(ranked.pop(0))
-        if self.host_reserved + size > self.host_budget:
-            return False  # the rest is still falling asleep or being dropped
-        self.host_reserved += size
-        return True
-
-    def _drop_sleeper(self, entry: PoolEntry) -> None:
-        """A sleeping model leaves the cooling tier: cooling -> cold, its host memory freed
-        once the runtime has unloaded it."""
-        handle, entry.handle = entry.handle, None
-        self._move(entry, ModelState.COLD)
-        size = self._host_size(entry)
-
-        async def unload() -> None:
-            try:
-                if handle is not None:
-                    await self._unload_quietly(entry, handle)
-            finally:
-                self.host_reserved -= size
-                self._changed()
-
-        self._background_task(unload())
-
-    async def _finish_cooling(self, entry: PoolEntry, to_sleep: bool) -> None:
-        asleep = False
+    async def _finish_cooling(self, entry: PoolEntry) -> None:
+        """Put the model to sleep when its runtime can and the host tier has (or can make)
+        room, else unload it; its accelerator memory stays counted until either is done."""
+        asleep, host = False, 0
         try:
-            if to_sleep and entry.handle is not None:
-                sleeper = sleeping_loader(entry.loader)
-                assert sleeper is not None
+            sleeper = sleeping_loader(entry.loader)
+            if sleeper is not None and entry.handle is not None:
+                host = await self._make_host_room(entry)
+            if host:
+                assert sleeper is not None and entry.handle is not None
                 try:
                     await sleeper.sleep(entry.spec, entry.handle)
                     asleep = True
                 except Exception as error:  # the model still goes cold: unload it
-                    log.warning(
-                        "model %s: sleep failed, unloading: %s", entry.model_id, describe_error(error)
-                    )
+                    reason = describe_error(error)
+                    log.warning("model %s: sleep failed, unloading: %s", entry.model_id, reason)
             if not asleep and entry.handle is not None:
                 await self._unload_quietly(entry, entry.handle)
         finally:
@@ -247,10 +217,48 @@ class PoolMemory:
                 self.reserved -= entry.memory  # off the accelerator, held on the host
                 entry.asleep = True
             else:
-                if to_sleep:
-                    self.host_reserved -= self._host_size(entry)
+                self.host_reserved -= host
                 entry.handle = None
                 self._move(entry, ModelState.COLD)
+            self._changed()
+
+    async def _make_host_room(self, entry: PoolEntry) -> int:
+        """Reserve host memory for `entry` to sleep in, unloading sleeping models (least
+        worth keeping first, never one being woken) until it fits; the bytes reserved, 0
+        when it cannot sleep."""
+        size = self._host_size(entry)
+        if not 0 < size <= self.host_budget:
+            return 0
+        while self.host_reserved + size > self.host_budget:
+            sleepers = [e for e in self._entries.values() if e.asleep]
+            idle = [e for e in sleepers if e.cooling is None and e.loading is None]
+            if idle:
+                victim = self.eviction.rank(idle, self.clock.monotonic())[0]
+                await self._drop_sleeper(victim)
+                continue
+            dropping = [e.cooling for e in sleepers if e.cooling is not None]
+            if not dropping:
+                return 0  # the rest is waking up: unload this one instead
+            await asyncio.gather(*(asyncio.shield(task) for task in dropping))
+        self.host_reserved += size
+        return size
+
+    def _drop_sleeper(self, entry: PoolEntry) -> asyncio.Task[None]:
+        """A sleeping model leaves the host tier: it stays cooling until the runtime
+        unloaded it, then goes cold and its host memory is free."""
+        task = asyncio.get_running_loop().create_task(self._finish_drop(entry))
+        entry.cooling = task
+        return task
+
+    async def _finish_drop(self, entry: PoolEntry) -> None:
+        try:
+            if entry.handle is not None:
+                await self._unload_quietly(entry, entry.handle)
+        finally:
+            entry.cooling = None
+            entry.handle = None
+            self._move(entry, ModelState.COLD)
+            self.host_reserved -= self._host_size(entry)
             self._changed()
 
     async def _unload_quietly(self, entry: PoolEntry, handle: object) -> None:
@@ -297,6 +305,3 @@ class PoolMemory:
         entry.prewarmed_at = None
         for listener in self._prewarm_listeners:
             listener(entry.model_id, False)
-
-    def _sleepers(self) -> Sequence[PoolEntry]:
-        return [entry for entry in self._entries.values() if entry.asleep]

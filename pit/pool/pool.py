@@ -166,9 +166,9 @@ class ModelPool(PoolMemory):
         ):
             return None
         victims = self._victims(entry.memory, may_evict, entry)
-        if victims is None or (victims and admit is not None and not admit(
-            [victim.model_id for victim in victims]
-        )):
+        if victims is None or (
+            victims and admit is not None and not admit([victim.model_id for victim in victims])
+        ):
             return None
         task = asyncio.get_running_loop().create_task(
             self._load(entry, deadline=None, may_evict=may_evict, admit=admit, prewarm=True)
@@ -293,7 +293,8 @@ class ModelPool(PoolMemory):
             except BaseException as error:
                 self._load_failed(entry, error, waking)
                 raise
-            self.stats.loads += 1
+            if not waking:
+                self.stats.loads += 1
             entry.uses = 0
             entry.credit = self.inflation
             self._move(entry, _HOT)

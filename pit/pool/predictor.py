@@ -66,8 +66,10 @@ class UsagePredictor:
                     histogram = self._histograms[model_id] = [0] * self.bins
                 histogram[index] += 1
             self._windows.pop(model_id, None)
-        if session is None:
-            return
+        if session is not None:
+            self._observe_session(model_id, session, now)
+
+    def _observe_session(self, model_id: str, session: str, now: float) -> None:
         last = self._session_last.get(session)
         if last is not None and last[1] == model_id:
             self._session_last[session] = (last[0], model_id, now)

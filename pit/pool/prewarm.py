@@ -149,4 +149,3 @@ class PrewarmEngine:
         self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # a failed prewarm is already in the pool's stats and log
-
