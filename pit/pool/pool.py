@@ -8,6 +8,7 @@ request); memory accounting and the cooling tier live in `pit.pool.memory`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from pit.common.clock import Clock, SystemClock
@@ -311,13 +312,18 @@ class ModelPool(PoolMemory):
         self.stats.wakes += 1
 
     def _load_failed(self, entry: PoolEntry, error: BaseException, waking: bool) -> None:
-        self.stats.load_failures += 1
+        # a load cancelled by aclose() (a prewarm still running when a replay ends) is not
+        # the model's fault: named, logged at info, not counted as a failure
+        cancelled = isinstance(error, asyncio.CancelledError)
+        if not cancelled:
+            self.stats.load_failures += 1
         self._prewarm_wasted(entry)
         handle, entry.handle = entry.handle, None
         if waking:  # a model that cannot wake leaves the host tier too
             self.host_reserved -= self._host_size(entry)
         self._move(entry, ModelState.FAILED)
         action = "wake" if waking else "load"
-        log.warning("model %s failed to %s: %s", entry.model_id, action, describe_error(error))
+        level = logging.INFO if cancelled else logging.WARNING
+        log.log(level, "model %s failed to %s: %s", entry.model_id, action, describe_error(error))
         if handle is not None:
             self._background_task(self._unload_quietly(entry, handle))
