@@ -42,6 +42,9 @@ class Cell:
     requests: int
     prewarms: int
     accuracy: float | None
+    kinds: tuple[tuple[str, int, int], ...] = ()
+    """(kind, cold starts, requests) by traffic kind: the session's prefix (`chat`, `job`,
+    `run`), `none` without a session."""
 
 
 def load(name: str) -> tuple[tuple[ModelSpec, ...], list[TraceEvent]]:
@@ -82,7 +85,14 @@ def budgets(models: Sequence[ModelSpec], trace: Sequence[TraceEvent]) -> list[tu
 def _run(job: tuple[str, str, int, str]) -> Cell:
     name, label, budget, policy = job
     models, trace = load(name)
-    report = simulate(models, trace, budget, policy=policy)  # type: ignore[arg-type]
+    counts: dict[str, list[int]] = {}
+
+    def observe(model: str, session: str | None, hit: bool) -> None:
+        seen = counts.setdefault(session.split("-", 1)[0] if session else "none", [0, 0])
+        seen[0] += not hit
+        seen[1] += 1
+
+    report = simulate(models, trace, budget, policy=policy, observe=observe)  # type: ignore[arg-type]
     return Cell(
         name,
         label,
@@ -92,6 +102,7 @@ def _run(job: tuple[str, str, int, str]) -> Cell:
         report["requests"],
         report["prewarms"],
         report["prewarm_accuracy"],
+        tuple((kind, cold, total) for kind, (cold, total) in sorted(counts.items())),
     )
 
 
@@ -140,6 +151,45 @@ def markdown(results: Sequence[Cell]) -> str:
     return "\n".join(lines)
 
 
+KINDS = {
+    "chat": "interactive sessions",
+    "job": "periodic jobs",
+    "run": "pipelines",
+    "none": "ad hoc calls and bursts",
+}
+
+
+def markdown_kinds(results: Sequence[Cell]) -> str:
+    """The mixed days at their hot-set budget, cold starts by kind of traffic."""
+    lines = [
+        "| trace | traffic | requests | LRU | GDSF | predictive |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for trace in TRACES:
+        chosen = {c.policy: c for c in results if c.trace == trace and "hot set" in c.budget}
+        if not trace.startswith("day") or not chosen:
+            continue
+        kinds = {policy: {k: (cold, n) for k, cold, n in c.kinds} for policy, c in chosen.items()}
+        for kind, label in KINDS.items():
+            lru_cold, requests = kinds["lru"][kind]
+            gdsf_cold, warm_cold = kinds["gdsf"][kind][0], kinds["predictive"][kind][0]
+            lines.append(
+                f"| {trace} | {label} | {requests} | {lru_cold} | "
+                f"{gdsf_cold} ({_change(gdsf_cold, lru_cold)}) | "
+                f"{warm_cold} ({_change(warm_cold, lru_cold)}) |"
+            )
+    return "\n".join(lines)
+
+
+def generated(results: Sequence[Cell]) -> str:
+    """Both tables, as the docs hold them."""
+    return (
+        markdown(results)
+        + "\n\nBy kind of traffic, on the mixed days:\n\n"
+        + markdown_kinds(results)
+    )
+
+
 def docs_table(text: str) -> str:
     """The generated table as docs/pool.md holds it."""
     start, end = text.index(START) + len(START), text.index(END)
@@ -153,7 +203,7 @@ def write_docs(table: str, path: Path = DOCS) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    table = markdown(cells())
+    table = generated(cells())
     print(table)
     if "--write" in argv:
         write_docs(table)

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 
 from bench import pool_policies
-from bench.pool_policies import Cell, budgets, cells, docs_table, load, markdown
+from bench.pool_policies import Cell, budgets, cells, docs_table, generated, load
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -73,6 +73,6 @@ def test_prewarming_halves_cold_starts_where_traffic_is_predictable(
 
 
 def test_the_docs_table_is_what_the_bench_prints(table: list[Cell]) -> None:
-    assert docs_table(pool_policies.DOCS.read_text()) == markdown(table), (
+    assert docs_table(pool_policies.DOCS.read_text()) == generated(table), (
         "docs/pool.md is stale: run `python -m bench.pool_policies --write`"
     )
