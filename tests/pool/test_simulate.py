@@ -29,7 +29,7 @@ def _load(name: str):  # type: ignore[no-untyped-def]
     return models, read_trace(EXAMPLES / f"{name}.trace.jsonl", {m.id for m in models})
 
 
-@pytest.mark.parametrize("name", ["zipf", "periodic", "pipelines"])
+@pytest.mark.parametrize("name", list(BUDGETS))
 def test_each_committed_trace_replays_within_its_budget(name: str) -> None:
     models, trace = _load(name)
     report = simulate(models, trace, BUDGETS[name], prewarm=True)
@@ -216,3 +216,19 @@ def test_a_replay_never_logs_a_failed_load_without_its_reason(
     assert failed  # the prewarm of b cut short by the end of the replay
     assert all(message.split("failed to load: ", 1)[1].strip() for message in failed)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_cli_policy_chooses_the_eviction_and_whether_to_prewarm() -> None:
+    name = "pipelines"
+    args = ["pool", "simulate", "--models", str(EXAMPLES / f"{name}.models.yaml")]
+    args += ["--trace", str(EXAMPLES / f"{name}.trace.jsonl"), "--budget", "20GiB", "--json"]
+    reports = {}
+    for policy in ("lru", "gdsf", "predictive"):
+        result = CliRunner().invoke(cli, [*args, "--policy", policy])
+        assert result.exit_code == 0, result.output
+        reports[policy] = json.loads(result.output)
+    assert reports["lru"]["prewarms"] == reports["gdsf"]["prewarms"] == 0
+    assert reports["predictive"]["prewarms"] > 0
+    assert reports["gdsf"]["cold_starts"] < reports["lru"]["cold_starts"]
+    no_prewarm = json.loads(CliRunner().invoke(cli, [*args, "--no-prewarm"]).output)
+    assert no_prewarm["cold_starts"] == reports["lru"]["cold_starts"]
