@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pit.pool.loader import ModelLoader
+from pit.pool.loader import ModelLoader, SleepingLoader, sleeping_loader
 from pit.pool.spec import ModelSpec
 from pit.pool.states import StateRecord
 
@@ -24,6 +24,7 @@ class PoolEntry:
         "memory",
         "prewarmed_at",
         "record",
+        "sleeper",
         "spec",
         "uses",
         "waiters",
@@ -32,6 +33,8 @@ class PoolEntry:
     def __init__(self, spec: ModelSpec, loader: ModelLoader, now: float) -> None:
         self.spec = spec
         self.loader = loader
+        self.sleeper: SleepingLoader | None = sleeping_loader(loader)
+        """The loader again when its runtime can put the model to sleep (a cooling tier)."""
         self.record = StateRecord(spec.id, now)
         self.handle: object | None = None
         self.leases = 0

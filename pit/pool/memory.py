@@ -20,7 +20,7 @@ from pit.common.errors import CapacityError
 from pit.common.logging import get_logger
 from pit.pool.entry import PoolEntry
 from pit.pool.eviction import EvictionPolicy
-from pit.pool.loader import describe_error, sleeping_loader
+from pit.pool.loader import describe_error
 from pit.pool.states import RESIDENT, ModelState
 from pit.pool.stats import PoolStats
 
@@ -190,15 +190,14 @@ class PoolMemory:
         return task
 
     def _host_size(self, entry: PoolEntry) -> int:
-        sleeper = sleeping_loader(entry.loader)
-        return 0 if sleeper is None else sleeper.host_memory(entry.spec)
+        return 0 if entry.sleeper is None else entry.sleeper.host_memory(entry.spec)
 
     async def _finish_cooling(self, entry: PoolEntry) -> None:
         """Put the model to sleep when its runtime can and the host tier has (or can make)
         room, else unload it; its accelerator memory stays counted until either is done."""
         asleep, host = False, 0
         try:
-            sleeper = sleeping_loader(entry.loader)
+            sleeper = entry.sleeper
             if sleeper is not None and entry.handle is not None:
                 host = await self._make_host_room(entry)
             if host:

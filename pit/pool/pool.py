@@ -16,7 +16,7 @@ from pit.common.errors import InvalidTransitionError, NotFoundError
 from pit.pool.entry import PoolEntry
 from pit.pool.eviction import POLICIES, EvictionPolicy
 from pit.pool.lease import Acquisition, Lease
-from pit.pool.loader import ModelLoader, describe_error, sleeping_loader
+from pit.pool.loader import ModelLoader, describe_error
 from pit.pool.memory import (
     Admit,
     MayEvict,
@@ -305,7 +305,7 @@ class ModelPool(PoolMemory):
             self._changed()
 
     async def _wake(self, entry: PoolEntry) -> None:
-        sleeper = sleeping_loader(entry.loader)
+        sleeper = entry.sleeper
         assert sleeper is not None and entry.handle is not None
         await sleeper.wake(entry.spec, entry.handle)
         self.host_reserved -= sleeper.host_memory(entry.spec)

@@ -10,14 +10,39 @@ Errors raised:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from pydantic import BaseModel
 
-from pit.common.errors import BackendUnavailableError, WorkFailedError
+from pit.common.errors import BackendUnavailableError, ConfigError, WorkFailedError
+from pit.pool.spec import ModelSpec
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 MAX_BODY = 4 * 1024 * 1024
 """The largest answer read from a runtime (`/api/ps` of a busy Ollama is a few KiB)."""
+
+
+class RuntimeHandle:
+    """A model loaded in a runtime: where, under which name, and the memory the runtime
+    reported for it (None when it reports none)."""
+
+    __slots__ = ("memory_bytes", "name", "url")
+
+    def __init__(self, url: str, name: str, memory_bytes: int | None = None) -> None:
+        self.url = url
+        self.name = name
+        self.memory_bytes = memory_bytes
+
+
+def loader_spec(model: ModelSpec, spec_type: type[SpecT]) -> SpecT:
+    """`model`'s loader spec, which must be a `spec_type`."""
+    if not isinstance(model.loader, spec_type):
+        kind = spec_type.model_fields["kind"].default
+        rule = f"the {kind} loader needs kind {kind}"
+        raise ConfigError.for_field("loader.kind", model.loader.kind, rule)
+    return model.loader
 
 
 class RuntimeClient:

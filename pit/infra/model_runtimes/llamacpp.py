@@ -18,26 +18,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pit.common.errors import ConfigError, WorkFailedError
-from pit.infra.model_runtimes._http import RuntimeClient
+from pit.common.errors import WorkFailedError
+from pit.infra.model_runtimes._http import RuntimeClient, RuntimeHandle, loader_spec
 from pit.pool.runtime_specs import LlamaCppLoaderSpec
 from pit.pool.spec import ModelSpec
 
 
-class LlamaCppHandle:
-    __slots__ = ("name", "url")
-
-    def __init__(self, url: str, name: str) -> None:
-        self.url = url
-        self.name = name
-
-
 def _spec(model: ModelSpec) -> LlamaCppLoaderSpec:
-    if not isinstance(model.loader, LlamaCppLoaderSpec):
-        raise ConfigError.for_field(
-            "loader.kind", model.loader.kind, "the llamacpp loader needs llamacpp"
-        )
-    return model.loader
+    return loader_spec(model, LlamaCppLoaderSpec)
 
 
 def model_status(listing: Any, name: str) -> dict[str, Any] | None:
@@ -65,7 +53,7 @@ class LlamaCppLoader:
         while True:
             value = status.get("value")
             if value == "loaded":
-                return LlamaCppHandle(spec.url, name)
+                return RuntimeHandle(spec.url, name)
             if status.get("failed") is True:
                 code = status.get("exit_code")
                 raise WorkFailedError(

@@ -17,29 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pit.common.errors import ConfigError, WorkFailedError
-from pit.infra.model_runtimes._http import RuntimeClient
+from pit.common.errors import WorkFailedError
+from pit.infra.model_runtimes._http import RuntimeClient, RuntimeHandle, loader_spec
 from pit.pool.runtime_specs import OllamaLoaderSpec
 from pit.pool.spec import ModelSpec
 
 
-class OllamaHandle:
-    """A model loaded in one Ollama server, with the memory `/api/ps` reported for it."""
-
-    __slots__ = ("memory_bytes", "name", "url")
-
-    def __init__(self, url: str, name: str, memory_bytes: int) -> None:
-        self.url = url
-        self.name = name
-        self.memory_bytes = memory_bytes
-
-
 def _spec(model: ModelSpec) -> OllamaLoaderSpec:
-    if not isinstance(model.loader, OllamaLoaderSpec):
-        raise ConfigError.for_field(
-            "loader.kind", model.loader.kind, "the ollama loader needs ollama"
-        )
-    return model.loader
+    return loader_spec(model, OllamaLoaderSpec)
 
 
 def _name(model: ModelSpec, spec: OllamaLoaderSpec) -> str:
@@ -76,7 +61,7 @@ class OllamaLoader:
         memory = running_memory(listing, name)
         if memory is None:
             raise WorkFailedError(f"ollama at {spec.url}: {name} is not running after its load")
-        return OllamaHandle(spec.url, name, memory or model.memory_bytes)
+        return RuntimeHandle(spec.url, name, memory or model.memory_bytes)
 
     async def unload(self, model: ModelSpec, handle: object) -> None:
         spec = _spec(model)
@@ -93,7 +78,7 @@ class OllamaLoader:
         return 200 <= status < 300 and running_memory(listing, _name(model, spec)) is not None
 
     def memory_footprint(self, model: ModelSpec, handle: object | None) -> int:
-        if isinstance(handle, OllamaHandle):
+        if isinstance(handle, RuntimeHandle) and handle.memory_bytes:
             return handle.memory_bytes
         return model.memory_bytes
 

@@ -18,23 +18,14 @@ accelerator) and `loader.host_memory_bytes` (the host, asleep) are what the pool
 
 from __future__ import annotations
 
-from pit.common.errors import ConfigError, WorkFailedError
-from pit.infra.model_runtimes._http import RuntimeClient
+from pit.common.errors import WorkFailedError
+from pit.infra.model_runtimes._http import RuntimeClient, RuntimeHandle, loader_spec
 from pit.pool.runtime_specs import VllmLoaderSpec
 from pit.pool.spec import ModelSpec
 
 
-class VllmHandle:
-    __slots__ = ("url",)
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-
 def _spec(model: ModelSpec) -> VllmLoaderSpec:
-    if not isinstance(model.loader, VllmLoaderSpec):
-        raise ConfigError.for_field("loader.kind", model.loader.kind, "the vllm loader needs vllm")
-    return model.loader
+    return loader_spec(model, VllmLoaderSpec)
 
 
 def _client(spec: VllmLoaderSpec) -> RuntimeClient:
@@ -58,7 +49,7 @@ class VllmLoader:
             body = {"method": "reload_weights"}
             await client.ok("POST", "/collective_rpc", timeout=timeout, body=body)
             await client.ok("POST", "/wake_up", timeout=timeout, params={"tags": "kv_cache"})
-        return VllmHandle(spec.url)
+        return RuntimeHandle(spec.url, model.id)
 
     async def unload(self, model: ModelSpec, handle: object) -> None:
         spec = _spec(model)
