@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from operator import itemgetter
 
 
 class UsagePredictor:
@@ -25,6 +26,7 @@ class UsagePredictor:
         head: float = 0.05,
         tail: float = 0.95,
         max_sessions: int = 10_000,
+        max_contexts: int = 100_000,
     ) -> None:
         self.bin_seconds = bin_seconds
         self.bins = bins
@@ -32,6 +34,9 @@ class UsagePredictor:
         self.head = head
         self.tail = tail
         self.max_sessions = max_sessions
+        self.max_contexts = max_contexts
+        """Second-order contexts (pairs of models) remembered at most; new ones past it
+        fall back to first order."""
         self._counts: dict[str, int] = {}
         self._first_seen: dict[str, float] = {}
         self._last_seen: dict[str, float] = {}
@@ -89,7 +94,9 @@ class UsagePredictor:
         gap = now - previous_at
         known = self._gaps.get(pair)
         self._gaps[pair] = gap if known is None else 0.8 * known + 0.2 * gap
-        if before is not None:
+        if before is not None and (
+            len(self._pair_totals) < self.max_contexts or (before, previous) in self._pair_totals
+        ):
             context = (before, previous)
             pair_followers = self._pair_successors.setdefault(context, {})
             pair_followers[model_id] = pair_followers.get(model_id, 0) + 1
@@ -102,7 +109,7 @@ class UsagePredictor:
         if not followers:
             return []
         total = self._successor_totals[model_id] + 1
-        ranked = sorted(followers.items(), key=lambda item: -item[1])[:limit]
+        ranked = sorted(followers.items(), key=itemgetter(1), reverse=True)[:limit]
         return [(follower, count / total) for follower, count in ranked]
 
     def next_in_session(self, session: str, limit: int = 3) -> list[tuple[str, float]]:
@@ -116,8 +123,9 @@ class UsagePredictor:
             context = (before, current)
             total = self._pair_totals.get(context, 0)
             if total >= 2:
-                ranked = sorted(self._pair_successors[context].items(), key=lambda i: -i[1])
-                return [(model, count / (total + 1)) for model, count in ranked[:limit]]
+                followers = self._pair_successors[context].items()
+                ranked = sorted(followers, key=itemgetter(1), reverse=True)[:limit]
+                return [(model, count / (total + 1)) for model, count in ranked]
         return self.successors(current, limit)
 
     def successor_gap(self, model_id: str, follower: str) -> float | None:
