@@ -1,7 +1,8 @@
 """Pool benchmarks: hit latency vs a bare dict + OrderedDict baseline, predictor latency,
-health-monitor CPU, and the three committed traces with and without prewarming.
+health-monitor CPU, and every committed trace at its budget, LRU alone against the pool's
+predictive policy (`python -m bench.pool_policies` has every budget and policy).
 
-    /work/venv/bin/python -m bench.pool_bench
+    .venv/bin/python -m bench.pool_bench
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ async def health_cpu(models: int = 20, seconds: float = 3.0) -> dict[str, float]
 
 def traces() -> dict[str, dict[str, dict[str, object]]]:
     results: dict[str, dict[str, dict[str, object]]] = {}
-    for name in ("zipf", "periodic", "pipelines"):
+    for name in BUDGETS:
         models = read_models(EXAMPLES / f"{name}.models.yaml")
         trace = read_trace(EXAMPLES / f"{name}.trace.jsonl", {m.id for m in models})
         lru = simulate(models, trace, BUDGETS[name], prewarm=False)

@@ -10,7 +10,7 @@ import click
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_line, json_option
 from pit.common.validation import parse_size
-from pit.pool.simulate import simulate
+from pit.pool.simulate import POLICIES, Policy, simulate
 from pit.pool.trace import read_models, read_trace
 
 
@@ -23,7 +23,14 @@ def pool() -> None:
 @click.option("--models", "models_file", required=True, type=click.Path(path_type=Path))
 @click.option("--trace", "trace_file", required=True, type=click.Path(path_type=Path))
 @click.option("--budget", required=True, help="memory budget: bytes, or 24GiB, 64GB ...")
-@click.option("--no-prewarm", is_flag=True, help="LRU alone: no predictive prewarming")
+@click.option(
+    "--policy",
+    type=click.Choice(POLICIES),
+    default=None,
+    help="lru: LRU alone; gdsf: Greedy-Dual-Size-Frequency eviction; predictive (default): "
+    "GDSF with the predictor's forecast, and prewarming",
+)
+@click.option("--no-prewarm", is_flag=True, help="LRU alone (the same as --policy lru)")
 @json_option
 @click.pass_obj
 def simulate_command(
@@ -31,6 +38,7 @@ def simulate_command(
     models_file: Path,
     trace_file: Path,
     budget: str,
+    policy: Policy | None,
     no_prewarm: bool,
     as_json: bool,
 ) -> None:
@@ -43,7 +51,7 @@ def simulate_command(
     budget_bytes = parse_size(budget, "--budget")
     models = read_models(models_file)
     trace = read_trace(trace_file, {model.id for model in models})
-    report = simulate(models, trace, budget_bytes, prewarm=not no_prewarm)
+    report = simulate(models, trace, budget_bytes, prewarm=not no_prewarm, policy=policy)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from pit.pool.states import ModelState
 
 if TYPE_CHECKING:
-    from pit.pool.pool import ModelPool, _Entry
+    from pit.pool.entry import PoolEntry
+    from pit.pool.pool import ModelPool
 
 _HOT = ModelState.HOT
 
@@ -16,13 +17,15 @@ _HOT = ModelState.HOT
 class Lease:
     """The right to use a hot model's handle until released; a leased model is never evicted."""
 
-    __slots__ = ("_entry", "_pool", "handle", "model_id", "released")
+    __slots__ = ("_entry", "_pool", "handle", "hit", "model_id", "released")
 
-    def __init__(self, pool: ModelPool, entry: _Entry) -> None:
+    def __init__(self, pool: ModelPool, entry: PoolEntry, hit: bool = False) -> None:
         self._pool = pool
         self._entry = entry
         self.model_id = entry.spec.id
         self.handle = entry.handle
+        self.hit = hit
+        """The model was hot when asked for: the acquire awaited nothing."""
         self.released = False
 
     def release(self) -> None:
@@ -53,10 +56,12 @@ class Acquisition:
         pool = self._pool
         entry = pool._entries.get(self._model_id)
         if entry is not None and entry.record.state is _HOT:
-            # the fast path: no await, O(1) LRU update
+            # the fast path: no await, O(1) recency and frequency updates
             pool._lru.move_to_end(self._model_id)
             entry.leases += 1
             entry.hits += 1
+            entry.uses += 1
+            entry.credit = pool.inflation
             stats = pool.stats
             stats.requests += 1
             stats.hits += 1
@@ -64,7 +69,7 @@ class Acquisition:
                 pool._prewarm_used(entry)
             for listener in pool._acquire_listeners:
                 listener(self._model_id, self._session, True)
-            self._lease = Lease(pool, entry)
+            self._lease = Lease(pool, entry, True)
             return self._lease
         self._lease = await pool._acquire_slow(self._model_id, self._session, self._timeout)
         return self._lease

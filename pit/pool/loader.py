@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import inspect
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pit.common.errors import ConfigError, WorkFailedError
 from pit.pool.spec import ModelSpec, PythonLoaderSpec
@@ -30,6 +30,38 @@ class ModelLoader(Protocol):
     def memory_footprint(self, model: ModelSpec, handle: object | None) -> int:
         """Bytes the model holds (or will hold, before it is loaded)."""
         ...
+
+
+@runtime_checkable
+class SleepingLoader(Protocol):
+    """A loader whose runtime can put a loaded model to sleep: off the accelerator, held in
+    host memory, and back far faster than a load (the pool's cooling tier)."""
+
+    async def sleep(self, model: ModelSpec, handle: object) -> None:
+        """Free the model's accelerator memory, keeping it ready to wake."""
+        ...
+
+    async def wake(self, model: ModelSpec, handle: object) -> None:
+        """Bring a sleeping model back; raise on failure."""
+        ...
+
+    def host_memory(self, model: ModelSpec) -> int:
+        """Host bytes the model holds while asleep."""
+        ...
+
+
+def sleeping_loader(loader: ModelLoader) -> SleepingLoader | None:
+    """`loader` when its runtime can sleep, else None."""
+    return loader if isinstance(loader, SleepingLoader) else None
+
+
+def describe_error(error: BaseException) -> str:
+    """What went wrong, never empty: a bare exception (a cancellation, a timeout) is named
+    by its type."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled (the pool is closing or the caller gave up)"
+    text = str(error).strip()
+    return text or type(error).__name__
 
 
 class SimulatedHandle:

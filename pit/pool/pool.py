@@ -1,65 +1,46 @@
-"""The model pool: leases on hot models, single-flight loads, LRU eviction under a budget.
+"""The model pool: leases on hot models, single-flight loads, eviction under a budget.
 
-Memory is reserved before a load starts and released only when an unload has finished, so
-the bytes of warming, hot and cooling models never exceed the budget, not even for a moment.
-A hit touches a dict and an `OrderedDict` and awaits nothing.
+A hit touches two dicts and an `OrderedDict` and awaits nothing. What to unload when memory
+is needed is the eviction policy's call (`pit.pool.eviction`: GDSF by default, LRU on
+request); memory accounting and the cooling tier live in `pit.pool.memory`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import OrderedDict
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from pit.common.clock import Clock, SystemClock
-from pit.common.errors import CapacityError, InvalidTransitionError, NotFoundError
-from pit.common.logging import get_logger
+from pit.common.errors import InvalidTransitionError, NotFoundError
+from pit.pool.entry import PoolEntry
+from pit.pool.eviction import POLICIES, EvictionPolicy
 from pit.pool.lease import Acquisition, Lease
-from pit.pool.loader import ModelLoader
+from pit.pool.loader import ModelLoader, describe_error
+from pit.pool.memory import (
+    Admit,
+    MayEvict,
+    PoolMemory,
+    PrewarmListener,
+    TransitionListener,
+    log,
+)
 from pit.pool.spec import ModelSpec
-from pit.pool.states import RESIDENT, ModelState, StateRecord
+from pit.pool.states import ModelState, StateRecord
 from pit.pool.stats import ModelStatus, PoolStats
-
-log = get_logger("pit.pool")
 
 AcquireListener = Callable[[str, str | None, bool], None]
 """Called on every acquisition with (model id, session, hit)."""
-TransitionListener = Callable[[str, ModelState, ModelState], None]
-"""Called on every state change with (model id, from, to)."""
+
+__all__ = ["AcquireListener", "ModelPool", "TransitionListener"]
 
 _HOT = ModelState.HOT
+_LOADABLE = (ModelState.COLD, ModelState.FAILED)
 
 
-class _Entry:
-    __slots__ = (
-        "cooling",
-        "handle",
-        "hits",
-        "leases",
-        "loader",
-        "loading",
-        "prewarmed_at",
-        "record",
-        "spec",
-        "waiters",
-    )
-
-    def __init__(self, spec: ModelSpec, loader: ModelLoader, now: float) -> None:
-        self.spec = spec
-        self.loader = loader
-        self.record = StateRecord(spec.id, now)
-        self.handle: object | None = None
-        self.leases = 0
-        self.waiters = 0
-        self.hits = 0
-        self.loading: asyncio.Task[None] | None = None
-        self.cooling: asyncio.Task[None] | None = None
-        self.prewarmed_at: float | None = None
-
-
-class ModelPool:
-    """Models from `models`, each loaded by `loaders[model.loader.kind]`, within `budget`."""
+class ModelPool(PoolMemory):
+    """Models from `models`, each loaded by `loaders[model.loader.kind]`, within `budget`
+    accelerator bytes (and `host_budget` host bytes for models cooled to sleep)."""
 
     def __init__(
         self,
@@ -69,25 +50,24 @@ class ModelPool:
         loaders: Mapping[str, ModelLoader],
         clock: Clock | None = None,
         capacity_wait: float = 0.0,
+        eviction: str | EvictionPolicy = "gdsf",
+        host_budget: int = 0,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
         self.budget = budget
+        self.host_budget = host_budget
         self.capacity_wait = capacity_wait
+        self.eviction = POLICIES[eviction]() if isinstance(eviction, str) else eviction
         self.stats = PoolStats()
-        self.reserved = 0
         now = self.clock.monotonic()
-        self._entries: dict[str, _Entry] = {}
+        self._entries = {}
         for spec in models:
             loader = loaders.get(spec.loader.kind)
             if loader is None:
                 raise NotFoundError(f"model {spec.id}: no loader for kind {spec.loader.kind!r}")
-            self._entries[spec.id] = _Entry(spec, loader, now)
-        self._lru: OrderedDict[str, None] = OrderedDict()
+            self._entries[spec.id] = PoolEntry(spec, loader, now)
+        self._init_memory()
         self._acquire_listeners: list[AcquireListener] = []
-        self._transition_listeners: list[TransitionListener] = []
-        self._capacity_waiters = 0
-        self._change = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
 
     # --- public API -----------------------------------------------------------------------
 
@@ -104,6 +84,9 @@ class ModelPool:
     def add_transition_listener(self, listener: TransitionListener) -> None:
         self._transition_listeners.append(listener)
 
+    def add_prewarm_listener(self, listener: PrewarmListener) -> None:
+        self._prewarm_listeners.append(listener)
+
     def spec(self, model_id: str) -> ModelSpec:
         return self._entry(model_id).spec
 
@@ -118,8 +101,19 @@ class ModelPool:
         return self._entry(model_id).record
 
     def is_idle(self, model_id: str) -> bool:
-        entry = self._entry(model_id)
-        return entry.leases == 0 and entry.waiters == 0
+        return self._entry(model_id).idle
+
+    def is_prewarmed(self, model_id: str) -> bool:
+        """Loaded by a prewarm and not acquired since."""
+        return self._entry(model_id).prewarmed_at is not None
+
+    def is_asleep(self, model_id: str) -> bool:
+        """In the cooling tier: held in host memory, woken on its next acquire."""
+        return self._entry(model_id).asleep
+
+    def memory(self, model_id: str) -> int:
+        """The accelerator bytes the model takes when resident."""
+        return self._entry(model_id).memory
 
     def handle(self, model_id: str) -> object | None:
         return self._entry(model_id).handle
@@ -131,12 +125,13 @@ class ModelPool:
     def status(self) -> list[ModelStatus]:
         return [
             ModelStatus(
-                id=entry.spec.id,
+                id=entry.model_id,
                 state=str(entry.record.state),
-                memory_bytes=entry.spec.memory_bytes,
+                memory_bytes=entry.memory,
                 since_ms=entry.record.entered_ms(),
                 hits=entry.hits,
                 leases=entry.leases,
+                asleep=entry.asleep,
             )
             for entry in self._entries.values()
         ]
@@ -157,28 +152,36 @@ class ModelPool:
             pass
 
     def prewarm(
-        self, model_id: str, may_evict: Callable[[str], bool] | None = None
+        self,
+        model_id: str,
+        may_evict: MayEvict | None = None,
+        admit: Admit | None = None,
     ) -> asyncio.Task[None] | None:
-        """Start loading a model nobody asked for yet, if it fits by evicting only idle models
-        `may_evict` allows (all idle ones if None). None when it is resident or would not fit."""
+        """Start loading (or waking) a model nobody asked for yet, if it fits by evicting
+        only idle models `may_evict` allows (all idle ones if None) and `admit` accepts
+        (the whole set, least worth keeping first). None when it is resident, loading, or
+        would not fit now; a prewarm never waits for memory."""
         entry = self._entry(model_id)
-        if entry.loading is not None or entry.record.state not in (
-            ModelState.COLD,
-            ModelState.FAILED,
+        if entry.loading is not None or not (
+            entry.record.state in _LOADABLE or (entry.asleep and entry.cooling is None)
         ):
             return None
-        if self._victims(entry.spec.memory_bytes, may_evict, entry) is None:
+        victims = self._victims(entry.memory, may_evict, entry)
+        if victims is None or (
+            victims and admit is not None and not admit([victim.model_id for victim in victims])
+        ):
             return None
         task = asyncio.get_running_loop().create_task(
-            self._load(entry, deadline=None, may_evict=may_evict, prewarm=True)
+            self._load(entry, deadline=None, may_evict=may_evict, admit=admit, prewarm=True)
         )
         entry.loading = task
         return task
 
     async def cool(self, model_id: str) -> bool:
-        """Unload a hot, idle model; False (and nothing changes) when it is not both."""
+        """Unload a hot, idle model (to the cooling tier when its runtime can sleep and the
+        host budget has room); False (and nothing changes) when it is not hot and idle."""
         entry = self._entry(model_id)
-        if entry.record.state is not _HOT or entry.leases or entry.waiters:
+        if entry.record.state is not _HOT or not entry.idle:
             return False
         await self._start_cooling(entry)
         return True
@@ -196,12 +199,9 @@ class ModelPool:
         self._lru.pop(model_id, None)
         self.stats.failures += 1
         entry.handle = None
-        log.warning("model %s failed: %s", model_id, reason)
+        log.warning("model %s failed: %s", model_id, reason or "no reason given")
         if handle is not None:
-            loop = asyncio.get_running_loop()
-            task = loop.create_task(self._unload_quietly(entry, handle))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._background_task(self._unload_quietly(entry, handle))
 
     async def recover(self, model_id: str) -> None:
         """Reload a failed model (failed -> warming -> hot)."""
@@ -230,7 +230,7 @@ class ModelPool:
 
     # --- slow path --------------------------------------------------------------------------
 
-    def _entry(self, model_id: str) -> _Entry:
+    def _entry(self, model_id: str) -> PoolEntry:
         entry = self._entries.get(model_id)
         if entry is None:
             raise NotFoundError(f"model {model_id!r} is not declared in the pool", model=model_id)
@@ -251,7 +251,7 @@ class ModelPool:
             while entry.record.state is not _HOT:
                 if entry.loading is None:
                     entry.loading = asyncio.get_running_loop().create_task(
-                        self._load(entry, deadline=deadline, may_evict=None, prewarm=False)
+                        self._load(entry, deadline=deadline, may_evict=None, admit=None)
                     )
                 await asyncio.shield(entry.loading)
         finally:
@@ -259,159 +259,71 @@ class ModelPool:
         self._lru.move_to_end(model_id)
         if entry.prewarmed_at is not None:
             self._prewarm_used(entry)
+        entry.uses += 1
+        entry.credit = self.inflation
         entry.leases += 1
         return Lease(self, entry)
 
     async def _load(
         self,
-        entry: _Entry,
+        entry: PoolEntry,
         *,
         deadline: float | None,
-        may_evict: Callable[[str], bool] | None,
-        prewarm: bool,
+        may_evict: MayEvict | None,
+        admit: Admit | None,
+        prewarm: bool = False,
     ) -> None:
         try:
             if entry.cooling is not None:
                 await asyncio.shield(entry.cooling)
-            if not await self._make_room(entry, deadline, may_evict):
+            if entry.record.state is _HOT:
                 return
+            if not await self._make_room(entry, entry.memory, deadline, may_evict, admit):
+                return
+            waking = entry.asleep
             self._move(entry, ModelState.WARMING)
             if prewarm:
                 entry.prewarmed_at = self.clock.monotonic()
                 self.stats.prewarms += 1
             try:
-                entry.handle = await entry.loader.load(entry.spec)
+                if waking:
+                    await self._wake(entry)
+                else:
+                    entry.handle = await entry.loader.load(entry.spec)
+                    await self._settle_footprint(entry)
             except BaseException as error:
-                self.stats.load_failures += 1
-                self._prewarm_wasted(entry)
-                self._move(entry, ModelState.FAILED)
-                log.warning("model %s failed to load: %s", entry.spec.id, error)
+                self._load_failed(entry, error, waking)
                 raise
-            self.stats.loads += 1
-            self._move(entry, ModelState.HOT)
-            self._lru[entry.spec.id] = None
+            if not waking:
+                self.stats.loads += 1
+            entry.uses = 0
+            entry.credit = self.inflation
+            self._move(entry, _HOT)
+            self._lru[entry.model_id] = None
         finally:
             entry.loading = None
             self._changed()
 
-    def _victims(
-        self, size: int, may_evict: Callable[[str], bool] | None, exclude: _Entry
-    ) -> list[_Entry] | None:
-        """Idle hot models, least recently used first, whose eviction makes `size` fit
-        (counting memory already being released); None when that is impossible."""
-        need = self.reserved + size - self.budget
-        need -= sum(e.spec.memory_bytes for e in self._entries.values() if e.cooling is not None)
-        victims: list[_Entry] = []
-        for model_id in self._lru:
-            if need <= 0:
-                break
-            candidate = self._entries[model_id]
-            if candidate is exclude or candidate.leases or candidate.waiters:
-                continue
-            if may_evict is not None and not may_evict(model_id):
-                continue
-            victims.append(candidate)
-            need -= candidate.spec.memory_bytes
-        return victims if need <= 0 else None
+    async def _wake(self, entry: PoolEntry) -> None:
+        sleeper = entry.sleeper
+        assert sleeper is not None and entry.handle is not None
+        await sleeper.wake(entry.spec, entry.handle)
+        self.host_reserved -= sleeper.host_memory(entry.spec)
+        self.stats.wakes += 1
 
-    async def _make_room(
-        self, entry: _Entry, deadline: float | None, may_evict: Callable[[str], bool] | None
-    ) -> bool:
-        size = entry.spec.memory_bytes
-        if size > self.budget:
-            raise CapacityError(
-                f"model {entry.spec.id} needs {size} bytes; the budget is {self.budget}",
-                model=entry.spec.id,
-                memory_bytes=size,
-                budget_bytes=self.budget,
-            )
-        while self.reserved + size > self.budget:
-            victims = self._victims(size, may_evict, entry)
-            if victims:
-                await asyncio.gather(*(self._start_cooling(victim) for victim in victims))
-                continue
-            cooling = [e.cooling for e in self._entries.values() if e.cooling is not None]
-            if victims is not None and cooling:
-                await asyncio.gather(*(asyncio.shield(c) for c in cooling))
-                continue
-            if deadline is None:
-                return False  # a prewarm never waits for someone else's lease
-            await self._wait_for_change(entry, deadline)
-        return True
-
-    async def _wait_for_change(self, entry: _Entry, deadline: float) -> None:
-        remaining = deadline - self.clock.monotonic()
-        if remaining <= 0:
-            raise CapacityError(
-                f"model {entry.spec.id}: {entry.spec.memory_bytes} bytes do not fit in "
-                f"{self.budget - self.reserved} free bytes and every resident model is in use",
-                model=entry.spec.id,
-                memory_bytes=entry.spec.memory_bytes,
-                free_bytes=self.budget - self.reserved,
-            )
-        self._capacity_waiters += 1
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._change.wait(), remaining)
-        finally:
-            self._capacity_waiters -= 1
-
-    def _changed(self) -> None:
-        self._change.set()
-        self._change = asyncio.Event()
-
-    def _start_cooling(self, entry: _Entry) -> asyncio.Task[None]:
-        self._move(entry, ModelState.COOLING)
-        self._lru.pop(entry.spec.id, None)
-        self.stats.evictions += 1
+    def _load_failed(self, entry: PoolEntry, error: BaseException, waking: bool) -> None:
+        # a load cancelled by aclose() (a prewarm still running when a replay ends) is not
+        # the model's fault: named, logged at info, not counted as a failure
+        cancelled = isinstance(error, asyncio.CancelledError)
+        if not cancelled:
+            self.stats.load_failures += 1
         self._prewarm_wasted(entry)
-        task = asyncio.get_running_loop().create_task(self._finish_cooling(entry))
-        entry.cooling = task
-        return task
-
-    async def _finish_cooling(self, entry: _Entry) -> None:
-        try:
-            if entry.handle is not None:
-                await self._unload_quietly(entry, entry.handle)
-        finally:
-            entry.handle = None
-            entry.cooling = None
-            self._move(entry, ModelState.COLD)
-            self._changed()
-
-    async def _unload_quietly(self, entry: _Entry, handle: object) -> None:
-        try:
-            await entry.loader.unload(entry.spec, handle)
-        except Exception as error:  # an unload that fails still frees our accounting
-            log.warning("model %s: unload failed: %s", entry.spec.id, error)
-
-    # --- accounting --------------------------------------------------------------------------
-
-    def _move(self, entry: _Entry, target: ModelState) -> None:
-        record = entry.record
-        was_resident = record.state in RESIDENT
-        now_resident = target in RESIDENT
-        size = entry.spec.memory_bytes
-        if now_resident and not was_resident and self.reserved + size > self.budget:
-            raise CapacityError(  # a guard: _make_room makes sure this never happens
-                f"model {entry.spec.id}: reserving {size} bytes would exceed the budget"
-            )
-        previous = record.move(target, self.clock.monotonic())
-        if now_resident and not was_resident:
-            self.reserved += size
-            self.stats.peak_memory_bytes = max(self.stats.peak_memory_bytes, self.reserved)
-        elif was_resident and not now_resident:
-            self.reserved -= size
-        for listener in self._transition_listeners:
-            listener(entry.spec.id, previous, target)
-
-    def _prewarm_used(self, entry: _Entry) -> None:
-        entry.prewarmed_at = None
-        self.stats.prewarms_used += 1
-
-    def _prewarm_wasted(self, entry: _Entry) -> None:
-        if entry.prewarmed_at is None:
-            return
-        seconds = self.clock.monotonic() - entry.prewarmed_at
-        self.stats.wasted_prewarm_memory_seconds += entry.spec.memory_bytes * seconds
-        entry.prewarmed_at = None
+        handle, entry.handle = entry.handle, None
+        if waking:  # a model that cannot wake leaves the host tier too
+            self.host_reserved -= self._host_size(entry)
+        self._move(entry, ModelState.FAILED)
+        action = "wake" if waking else "load"
+        level = logging.INFO if cancelled else logging.WARNING
+        log.log(level, "model %s failed to %s: %s", entry.model_id, action, describe_error(error))
+        if handle is not None:
+            self._background_task(self._unload_quietly(entry, handle))

@@ -1,27 +1,36 @@
-"""The prewarm engine: turns predictions into prewarms and cools models not needed soon.
+"""The prewarm engine: turns predictions into prewarms, and tells eviction what comes next.
 
-- After each acquisition, likely session successors are prewarmed (probability as value).
-- A model with a regular inter-arrival window is cooled once its burst is over and warmed
-  again `load_seconds` (plus a margin) before its window opens, as in the hybrid-histogram
-  policy; an unused prewarm is cooled when its window has passed.
-- A prewarm may evict only idle models worth less than itself (see `value`).
+- After each acquisition in a session, the models the session is likely to use next are
+  prewarmed (second-order session context, first order as fallback).
+- A model with a regular inter-arrival window is warmed again `load_seconds` (plus a margin)
+  before its window opens, as in the hybrid-histogram policy. Nothing is unloaded early:
+  memory is only ever freed when someone needs it.
+- The engine is the pool's `Forecaster` (`pit.pool.eviction.PredictiveGDSF`): a model whose
+  next use is confidently far is unloaded first, one expected soon last.
+
+A prewarm must not cost more cold starts than it saves (`pit.pool.admission`): it may take
+free memory, or unload only models the forecast expects later than the prewarmed one, and
+only while its expected benefit beats the expected cost of what it unloads and recent
+prewarms have mostly been used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from pit.common.clock import Clock
+from pit.pool.admission import Admission, Expectation
+from pit.pool.eviction import PredictiveGDSF
 from pit.pool.pool import ModelPool
 from pit.pool.predictor import UsagePredictor
 from pit.pool.spec import PrewarmOptions
-from pit.pool.states import ModelState
 
-PERIODIC_VALUE = 0.95
-"""What a model inside its predicted window is worth: its window holds ~90% of its gaps."""
+PERIODIC_PROBABILITY = 0.9
+"""A periodic model's chance of a use inside its window: the window holds ~90% of its gaps."""
 
 
 class PrewarmEngine:
@@ -42,93 +51,92 @@ class PrewarmEngine:
         self.horizon = horizon
         self.margin = margin
         self.predict_latencies_us: list[float] = []
-        self._expected: dict[str, tuple[float, float]] = {}
+        self.admission = Admission(pool, self, horizon=horizon)
+        self._expected: dict[str, Expectation] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         pool.add_acquire_listener(self._on_acquire)
+        if options.enabled and pool.eviction.name == "gdsf":
+            pool.eviction = PredictiveGDSF(self)
 
-    def value(self, model_id: str, now: float) -> float:
-        """How much keeping `model_id` is worth now: its best predicted chance of use soon."""
-        best = 0.0
+    # --- the Forecaster the eviction policy asks -----------------------------------------
+
+    def next_use(self, model_id: str, now: float) -> float | None:
         expected = self._expected.get(model_id)
-        if expected is not None and expected[1] >= now:
-            best = expected[0]
-        window = self.predictor.next_use_window(model_id)
+        if expected is not None:
+            if now <= expected.until:
+                return 0.0  # nothing would warm it again in time: keep it
+            del self._expected[model_id]
+            if self.pool.is_prewarmed(model_id):
+                return math.inf  # warmed for a use that did not come: first to go
         last = self.predictor.last_seen(model_id)
-        if window is not None and last is not None:
-            lead = self._lead(model_id)
-            if last + window[0] - lead <= now <= last + window[1]:
-                best = max(best, PERIODIC_VALUE)
-            return best  # a periodic model far from its window is cheap to drop and re-warm
-        return max(best, self.predictor.use_probability(model_id, now, self.horizon))
+        if last is None or now - last < self.predictor.bin_seconds:
+            return None  # still in its burst: nothing regular to say
+        window = self.predictor.next_use_window(model_id)
+        if window is not None and now <= last + window[1]:
+            return max(0.0, last + window[0] - now)
+        return None
+
+    def soon(self, model_id: str) -> float:
+        return self.lead(model_id) + self.margin
+
+    def lead(self, model_id: str) -> float:
+        """How long before its use a model must start loading to be hot in time."""
+        return self.pool.spec(model_id).load_seconds * 1.2 + self.margin
+
+    # --- learning and acting --------------------------------------------------------------
 
     def close(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
 
-    def _lead(self, model_id: str) -> float:
-        return self.pool.spec(model_id).load_seconds * 1.2 + self.margin
-
     def _on_acquire(self, model_id: str, session: str | None, hit: bool) -> None:
         started = time.perf_counter()
         now = self.clock.monotonic()
         self.predictor.observe(model_id, session, now)
-        followers = self.predictor.successors(model_id)
+        followers = self.predictor.next_in_session(session) if session is not None else []
         window = self.predictor.next_use_window(model_id)
         self.predict_latencies_us.append((time.perf_counter() - started) * 1e6)
+        self._expected.pop(model_id, None)
         if not self.options.enabled:
             return
         for follower, probability in followers:
             if probability < self.options.min_probability:
                 break
-            self._expected[follower] = (probability, now + self.horizon)
-            self._prewarm(follower, probability, now)
+            gap = self.predictor.successor_gap(model_id, follower) or self.lead(follower)
+            until = now + max(3 * gap, gap + 30.0)
+            self._expect(follower, Expectation(probability, now + gap, until))
         if window is not None:
             self._plan_periodic(model_id, now, window)
 
     def _plan_periodic(self, model_id: str, used_at: float, window: tuple[float, float]) -> None:
-        head, tail = window
-        warm_at = used_at + head - self._lead(model_id)
-        burst_end = used_at + self.predictor.bin_seconds
-        if warm_at > burst_end:
-            self._schedule(model_id, burst_end, self._cool_if_unused, used_at)
-        else:
-            self._schedule(model_id, used_at + tail, self._cool_if_unused, used_at)
-        if warm_at > burst_end:
-            # the second timer of the model: stored under a derived key
-            self._schedule(model_id + "\0warm", warm_at, self._warm_if_unused, used_at)
+        warm_at = used_at + window[0] - self.lead(model_id)
+        if warm_at > used_at + self.predictor.bin_seconds:  # not within this burst
+            self._schedule(model_id, warm_at, used_at)
 
-    def _schedule(
-        self, key: str, at: float, action: Callable[[str, float], None], used_at: float
-    ) -> None:
-        previous = self._timers.pop(key, None)
+    def _schedule(self, model_id: str, at: float, used_at: float) -> None:
+        previous = self._timers.pop(model_id, None)
         if previous is not None:
             previous.cancel()
-        model_id = key.split("\0", 1)[0]
-        loop = asyncio.get_running_loop()
         delay = max(0.0, at - self.clock.monotonic())
-        self._timers[key] = loop.call_later(delay, action, model_id, used_at)
-
-    def _cool_if_unused(self, model_id: str, used_at: float) -> None:
-        if self.predictor.last_seen(model_id) != used_at:
-            return
-        if self.pool.state(model_id) is ModelState.HOT and self.pool.is_idle(model_id):
-            self._track(self.pool.cool(model_id))
+        loop = asyncio.get_running_loop()
+        self._timers[model_id] = loop.call_later(delay, self._warm_if_unused, model_id, used_at)
 
     def _warm_if_unused(self, model_id: str, used_at: float) -> None:
+        self._timers.pop(model_id, None)
         if self.predictor.last_seen(model_id) != used_at:
             return
-        now = self.clock.monotonic()
         window = self.predictor.next_use_window(model_id)
         if window is None:
             return
-        self._expected[model_id] = (PERIODIC_VALUE, used_at + window[1])
-        self._prewarm(model_id, PERIODIC_VALUE, now)
-        self._schedule(model_id, used_at + window[1], self._cool_if_unused, used_at)
+        head, tail = window
+        expected = Expectation(PERIODIC_PROBABILITY, used_at + head, used_at + tail, True)
+        self._expect(model_id, expected)
 
-    def _prewarm(self, model_id: str, worth: float, now: float) -> None:
-        task = self.pool.prewarm(model_id, lambda victim: self.value(victim, now) < worth)
+    def _expect(self, model_id: str, expected: Expectation) -> None:
+        self._expected[model_id] = expected
+        task = self.admission.prewarm(model_id, expected)
         if task is not None:
             self._track(task)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pit.common.validation import ByteSize, Duration, Seconds, check_name
+from pit.pool.runtime_specs import LlamaCppLoaderSpec, OllamaLoaderSpec, VllmLoaderSpec
 
 
 class _Spec(BaseModel):
@@ -47,7 +48,13 @@ class HttpLoaderSpec(_Spec):
 
 
 LoaderSpec = Annotated[
-    SimulatedLoaderSpec | PythonLoaderSpec | HttpLoaderSpec, Field(discriminator="kind")
+    SimulatedLoaderSpec
+    | PythonLoaderSpec
+    | HttpLoaderSpec
+    | OllamaLoaderSpec
+    | VllmLoaderSpec
+    | LlamaCppLoaderSpec,
+    Field(discriminator="kind"),
 ]
 
 
@@ -91,6 +98,8 @@ class PoolConfig(_Spec):
     """The pool as configured: the proposed `[pool]` settings section."""
 
     memory_budget: ByteSize = Field(default=8 * 1024**3, ge=0)
+    host_memory_budget: ByteSize = Field(default=0, ge=0)
+    """Host memory for the cooling tier (models a runtime put to sleep); 0: no such tier."""
     capacity_wait: Duration = timedelta(0)
     """How long an acquire waits for memory when nothing can be evicted; 0 fails at once."""
     models: tuple[ModelSpec, ...] = ()

@@ -20,10 +20,11 @@ TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
     ModelState.COLD: frozenset({ModelState.WARMING}),
     ModelState.WARMING: frozenset({ModelState.HOT, ModelState.FAILED}),
     ModelState.HOT: frozenset({ModelState.COOLING, ModelState.FAILED}),
-    ModelState.COOLING: frozenset({ModelState.COLD}),
+    ModelState.COOLING: frozenset({ModelState.COLD, ModelState.WARMING}),
     ModelState.FAILED: frozenset({ModelState.WARMING, ModelState.COLD}),
 }
-"""Every allowed transition; anything not listed is rejected."""
+"""Every allowed transition; anything not listed is rejected. `cooling -> warming` is a
+model woken from the cooling tier (its runtime put it to sleep instead of unloading it)."""
 
 RESIDENT: frozenset[ModelState] = frozenset(
     {ModelState.WARMING, ModelState.HOT, ModelState.COOLING}

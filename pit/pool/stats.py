@@ -12,6 +12,7 @@ class PoolStats:
     hits: int = 0
     cold_starts: int = 0
     loads: int = 0
+    wakes: int = 0
     load_failures: int = 0
     evictions: int = 0
     failures: int = 0
@@ -34,6 +35,8 @@ class ModelStatus:
     since_ms: int | None
     hits: int
     leases: int
+    asleep: bool = False
+    """In the cooling tier: `memory_bytes` are then held on the host, not the accelerator."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -159,4 +159,5 @@ async def test_status_reports_state_memory_since_and_hits() -> None:
         "since_ms": 1500,
         "hits": 1,
         "leases": 0,
+        "asleep": False,
     }

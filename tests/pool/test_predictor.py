@@ -87,3 +87,30 @@ def test_observe_and_predict_take_well_under_a_millisecond() -> None:
         samples.append(time.perf_counter() - started)
     samples.sort()
     assert samples[int(0.99 * len(samples))] < 0.001
+
+
+def _run_pipelines(predictor: UsagePredictor, runs: int = 6) -> None:
+    for run in range(runs):
+        for steps in (["a", "s", "b"], ["c", "s", "d"]):  # two pipelines share model s
+            for step, model in enumerate(steps):
+                predictor.observe(model, f"{steps[0]}-{run}", run * 100.0 + step * 10)
+
+
+def test_the_two_models_before_tell_pipelines_that_share_a_model_apart() -> None:
+    predictor = UsagePredictor()
+    _run_pipelines(predictor)
+    assert {model for model, _ in predictor.successors("s")} == {"b", "d"}  # first order: 50/50
+    predictor.observe("a", "new", 1000.0)
+    predictor.observe("s", "new", 1010.0)
+    ((model, probability), *_) = predictor.next_in_session("new")
+    assert model == "b" and probability == 6 / 7
+    assert predictor.successor_gap("s", "b") == 10.0
+
+
+def test_second_order_contexts_are_capped() -> None:
+    predictor = UsagePredictor(max_contexts=1)
+    _run_pipelines(predictor)
+    predictor.observe("c", "new", 1000.0)
+    predictor.observe("s", "new", 1010.0)
+    assert len(predictor._pair_totals) == 1  # ("a", "s") only; ("c", "s") was never kept
+    assert {model for model, _ in predictor.next_in_session("new")} == {"b", "d"}

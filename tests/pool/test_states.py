@@ -14,7 +14,7 @@ INVALID = [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]]
 VALID = [(a, b) for a, b in ALL_PAIRS if b in TRANSITIONS[a]]
 
 
-def test_table_is_exactly_the_issue_lifecycle() -> None:
+def test_table_is_exactly_the_issue_lifecycle_with_waking_from_the_cooling_tier() -> None:
     expected = {
         ("cold", "warming"),
         ("warming", "hot"),
@@ -22,6 +22,7 @@ def test_table_is_exactly_the_issue_lifecycle() -> None:
         ("hot", "cooling"),
         ("hot", "failed"),
         ("cooling", "cold"),
+        ("cooling", "warming"),  # a sleeping model woken (vLLM sleep mode)
         ("failed", "warming"),
         ("failed", "cold"),
     }
