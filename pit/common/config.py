@@ -109,6 +109,9 @@ class PoolSettings(_Section):
         description="this host's name in the registry; default: the machine's hostname",
     )
     memory_budget: ByteSize = Field(default=8 * 1024**3, ge=0)
+    host_memory_budget: ByteSize = Field(
+        default=0, ge=0, description="host memory for models a runtime put to sleep; 0: none"
+    )
     capacity_wait: Duration = timedelta(0)
     health_interval: Duration = timedelta(milliseconds=250)
     prewarm: bool = True

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from pit.activities.pool import PoolActivities
 from pit.common.config import Settings
 from pit.common.logging import get_logger
+from pit.infra.model_runtimes import runtime_loaders
 from pit.pool import (
     HealthMonitor,
     HealthOptions,
@@ -28,7 +29,6 @@ from pit.pool import (
     PrewarmEngine,
     PrewarmOptions,
     UsagePredictor,
-    default_loaders,
 )
 from pit.pool.placement import HostModel, HostSnapshot, host_queue
 from pit.pool.states import ModelState
@@ -64,6 +64,7 @@ def pool_config(settings: Settings) -> PoolConfig | None:
         return None
     return PoolConfig(
         memory_budget=section.memory_budget,
+        host_memory_budget=section.host_memory_budget,
         capacity_wait=section.capacity_wait,
         models=read_models(section.models_file, "pool.models_file"),
         health=HealthOptions(interval=section.health_interval),
@@ -89,8 +90,9 @@ class PoolHost:
         self.pool = ModelPool(
             config.models,
             budget=config.memory_budget,
-            loaders=loaders or default_loaders(),
+            loaders=loaders or runtime_loaders(),
             capacity_wait=config.capacity_wait.total_seconds(),
+            host_budget=config.host_memory_budget,
         )
         self.health = HealthMonitor(self.pool, config.health)
         self.prewarm: PrewarmEngine | None = None

@@ -440,3 +440,47 @@ async def test_cli_warm_on_a_host_that_never_answers_says_so(
     assert capsys.readouterr().err.strip() == (
         f"pit: error: {host_queue(ghost)}: the host did not answer within 1s"
     )
+
+
+async def test_a_host_configured_by_settings_loads_its_model_through_ollama(
+    temporal_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """Nothing but `[pool]` settings: the models file names the runtime and its URL, and a
+    DAG node with that model makes the host load it over Ollama's API."""
+    from tests.pool.runtime_fakes import FakeOllama
+
+    ollama = FakeOllama({"llama3.2:3b": (3 * 1024**3, 2 * 1024**3)})
+    await ollama.start()
+    models_file = tmp_path / "models.yaml"
+    models_file.write_text(
+        "- id: chat\n  memory_bytes: 4GiB\n"
+        f"  loader: {{kind: ollama, url: '{ollama.url}', model: 'llama3.2:3b'}}\n"
+    )
+    settings = load_settings(
+        environ={
+            "PIT_TEMPORAL__TASK_QUEUE": task_queue,
+            "PIT_POOL__PUBLISH_INTERVAL": "200ms",
+            "PIT_POOL__MODELS_FILE": str(models_file),
+            "PIT_POOL__HOST": f"ollama-{task_queue[-8:]}",
+            "PIT_POOL__HOST_MEMORY_BUDGET": "16GiB",
+        },
+        cwd=tmp_path,
+    )
+    try:
+        async with (
+            pool_host(temporal_client, settings, use_entry_points=False) as host,
+            build_worker(temporal_client, settings, use_entry_points=False),
+        ):
+            assert host is not None and host.worker is not None
+            assert host.pool.host_budget == 16 * 1024**3
+            async with host.worker:
+                dag = parse_dag(
+                    {"name": "o", "nodes": [{"id": "n", "activity": "pit.echo", "model": "chat"}]}
+                )
+                handle = await start_run(temporal_client, dag, task_queue=task_queue)
+                status = await asyncio.wait_for(handle.result(), 60)
+        assert status.status is RunState.SUCCEEDED
+        loads = [body for method, path, _, body in ollama.calls if path == "/api/generate"]
+        assert loads and loads[0]["model"] == "llama3.2:3b" and "keep_alive" in loads[0]
+    finally:
+        await ollama.stop()
