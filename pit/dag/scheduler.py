@@ -12,12 +12,12 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 
-from pit.dag.graph import Graph
+from pit.dag.graph import Topology
 from pit.dag.status import NodeState, NodeStatus
 
 
 class Scheduler:
-    def __init__(self, graph: Graph, nodes: dict[str, NodeStatus]) -> None:
+    def __init__(self, graph: Topology, nodes: dict[str, NodeStatus]) -> None:
         self.graph = graph
         self.nodes = nodes
         self._position = {node_id: i for i, node_id in enumerate(graph.order)}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowFailureError
 
 from pit.cli._dag_client import reusable_nodes, run_status, start_run
+from pit.dag.compiled import compile_graph
 from pit.dag.graph import parse_dag
 from pit.dag.run import DagRunInput
 from pit.dag.status import DagStatus, NodeState, RunState
@@ -318,8 +319,8 @@ async def test_long_run_continues_as_new_under_one_id(
     handle = await temporal_client.start_workflow(
         "pit.dag",
         # a tiny history budget forces several continue-as-new hand-overs
-        DagRunInput(
-            spec=parse_dag({"name": "chain", "nodes": nodes}).spec, continue_after_events=60
+        DagRunInput.for_plan(
+            compile_graph(parse_dag({"name": "chain", "nodes": nodes})), continue_after_events=60
         ),
         id=run_id,
         task_queue=dag_worker,
