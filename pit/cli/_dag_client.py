@@ -12,16 +12,29 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
+from pit.common.errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+    WorkFailedError,
+)
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph
 from pit.dag.limits import check_run_id, default_run_id, run_input_problem
-from pit.dag.run import DAG_WORKFLOW, STATUS_PAGE, DagRunInput, ReusedNode, StatusPage
+from pit.dag.run import (
+    DAG_WORKFLOW,
+    STATUS_PAGE,
+    TEMPORAL_PAYLOAD_LIMIT,
+    DagRunInput,
+    ReusedNode,
+    StatusPage,
+)
 from pit.dag.status import DagStatus, NodeState, Progress
 from pit.infra.temporal.search_attributes import (
     PIT_DAG,
@@ -53,15 +66,18 @@ def prepare_run(
     reuse: Mapping[str, ReusedNode] | None = None,
     resumed_from: str | None = None,
     search_attributes: bool = True,
+    claim_checked: bool = False,
 ) -> DagRunInput:
     """The workflow input of a run of `compiled`, refused with the limit named when it is too
-    big to send."""
+    big to send. `claim_checked`: big payloads go to the artifact store, so Temporal's payload
+    cap does not bind what the run carries across continue-as-new."""
     prepared = DagRunInput.for_plan(
         compiled,
         dict(reuse or {}),
         run_inputs=dict(run_inputs or {}),
         resumed_from=resumed_from,
         search_attributes=search_attributes,
+        payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
     )
     problem = run_input_problem(len(prepared.model_dump_json()))
     if problem is not None:
@@ -91,6 +107,7 @@ async def start_run(
         reuse=reuse,
         resumed_from=resumed_from,
         search_attributes=indexed,
+        claim_checked=client.data_converter.external_storage is not None,
     )
     name, size = compiled.name, compiled.size
     workflow_id = run_id or default_run_id(name, uuid.uuid4().hex[:8])
@@ -155,6 +172,8 @@ async def _status_page(client: Client, run_id: str, offset: int) -> DagStatus:
         )
     except RPCError as error:
         raise _rpc_error(error, run_id) from None
+    except WorkflowQueryFailedError as error:
+        raise WorkFailedError(f"the status of run {run_id!r} cannot be read: {error}") from None
     return status
 
 

@@ -11,7 +11,7 @@ import pydantic
 
 from pit.arbitration.model import Request
 from pit.common.errors import InvalidInputError
-from pit.common.files import problem_lines
+from pit.common.files import problem_lines, shown
 from pit.dag.limits import MAX_CHILD_DEPTH, MAX_NODES, count_problem, depth_problem, shape_problems
 from pit.dag.refs import find_references
 from pit.dag.spec import DagSpec, NodeSpec
@@ -63,7 +63,8 @@ def parse_dag(data: Any, known_activities: Collection[str] | None = None) -> Gra
     try:
         spec = DagSpec.model_validate(data)
     except pydantic.ValidationError as error:
-        problems = problem_lines(error.errors(), "dag", _on_failure_union)
+        errors = [e for e in error.errors() if not _meant_a_fallback(e)]
+        problems = problem_lines(errors, "dag", _on_failure_union)
         raise DagInvalidError(problems) from None
     return check_graph(spec, known_activities)
 
@@ -264,10 +265,21 @@ _ON_FAILURE_RULE = "must be fail, skip, or {fallback: {activity: NAME, inputs: {
 
 
 def _on_failure_union(location: str, error: Any) -> str | None:
-    """pydantic reports `on_failure` once per union member; say it once, with the forms."""
+    """pydantic reports `on_failure` once per union member; say it once, with the forms, or
+    name the problem inside a fallback when the value is one."""
     for member in _UNION_MEMBERS:
         marker = f".on_failure.{member}"
         if marker in location:
-            where = location[: location.index(marker)] + ".on_failure"
-            return f"{where}: {error.get('input')!r}: {_ON_FAILURE_RULE}"
+            where, _, inner = location.partition(marker)
+            value = shown(error.get("input"))
+            if inner:
+                rule = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+                return f"{where}.on_failure{inner}: {value}: {rule.removeprefix('Value error, ')}"
+            return f"{where}.on_failure: {value}: {_ON_FAILURE_RULE}"
     return None
+
+
+def _meant_a_fallback(error: Any) -> bool:
+    """The `fail`/`skip` branch's complaint about a mapping: the fallback branch says more."""
+    loc = [str(part) for part in error["loc"]]
+    return _UNION_MEMBERS[0] in loc and isinstance(error.get("input"), dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import zstandard
@@ -43,6 +44,10 @@ def pack(data: bytes) -> bytes:
 
 def unpack(blob: bytes) -> bytes:
     return zstandard.ZstdDecompressor().decompress(blob, max_output_size=_UNPACKED_MAX)
+
+
+TEMPORAL_PAYLOAD_LIMIT = 2 * 1024 * 1024
+"""Temporal's default cap on one payload (`limit.blobSize.error`)."""
 
 
 class CarriedState(BaseModel):
@@ -95,6 +100,9 @@ class DagRunInput(BaseModel):
     """Report progress as the PitProgress search attribute (it must be registered)."""
     continue_after_events: int = 10_000
     """Continue-as-new once history is this long (or when the server suggests it)."""
+    payload_limit: int | None = TEMPORAL_PAYLOAD_LIMIT
+    """The most one payload may carry, None where a claim check stores big payloads: a
+    continue-as-new over it ends the run as failed, saying why, rather than hang."""
 
     @model_validator(mode="after")
     def _one_plan(self) -> DagRunInput:
@@ -139,6 +147,25 @@ class StatusPage(BaseModel):
 
 STATUS_PAGE = 2000
 """Nodes per `status` query page: keeps each answer far below gRPC's message limit."""
+STATUS_PAGE_BYTES = 1024 * 1024
+"""JSON per `status` page (and in a run's result) at most, one node at least: nodes with big
+outputs come a few per page, under Temporal's 2 MB payload cap."""
+
+
+def status_page(nodes: dict[str, NodeStatus], page: StatusPage) -> dict[str, NodeStatus]:
+    """The nodes of `page` (file order), cut short at `STATUS_PAGE_BYTES`."""
+    chosen: dict[str, NodeStatus] = {}
+    room = STATUS_PAGE_BYTES
+    wanted = islice(
+        nodes.items(), page.offset, None if page.limit is None else page.offset + page.limit
+    )
+    for node_id, status in wanted:
+        size = len(status.model_dump_json()) + len(node_id)
+        if chosen and size > room:
+            break
+        chosen[node_id] = status
+        room -= size
+    return chosen
 
 
 def unwrap(result: Any) -> tuple[Any, int | None]:

@@ -28,12 +28,20 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.compiled import CompiledDag
     from pit.dag.estimate import fingerprint, remaining_seconds
     from pit.dag.refs import resolve
-    from pit.dag.run import STATUS_PAGE, CarriedState, DagRunInput, RunPlan, StatusPage, unwrap
+    from pit.dag.run import (
+        STATUS_PAGE,
+        DagRunInput,
+        RunPlan,
+        StatusPage,
+        status_page,
+        unwrap,
+    )
     from pit.dag.scheduler import Scheduler
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
+    from pit.workflows.dag_handover import next_run_input
     from pit.workflows.dag_models import on_model_host
     from pit.workflows.dag_resources import hold_resources
 
@@ -79,6 +87,9 @@ class DagWorkflow:
             await self._stop_running("the run was cancelled")
             self._close(RunState.CANCELLED)
             raise
+        except WorkFailedError:
+            self._close(RunState.FAILED)
+            raise
         failed = [n for n, s in self._nodes.items() if s.state is NodeState.FAILED]
         if failed:
             self._close(RunState.FAILED)
@@ -87,22 +98,19 @@ class DagWorkflow:
                 f"{len(failed)} of {len(self._nodes)} nodes failed: {shown}", failed=failed
             )
         self._close(RunState.SUCCEEDED)
-        # the result is a summary: a page of nodes at most (payloads are capped at 2 MB)
+        # the result is a summary: a page of nodes at most (a payload is capped at 2 MB)
         return self.status(StatusPage(limit=STATUS_PAGE))
 
     @workflow.query(name="status")
     def status(self, page: StatusPage | None = None) -> DagStatus:
         """The status document; large runs are read a page of nodes at a time."""
         page = page or StatusPage(limit=STATUS_PAGE)
-        ids = list(self._nodes)
-        end = len(ids) if page.limit is None else page.offset + page.limit
-        chosen = {node_id: self._nodes[node_id] for node_id in ids[page.offset : end]}
         return self._status.model_copy(
             update={
-                "nodes": chosen,
+                "nodes": status_page(self._nodes, page),
                 "status": self._state,
                 "progress": self.progress(),
-                "nodes_total": len(ids),
+                "nodes_total": len(self._nodes),
                 "nodes_offset": page.offset,
             }
         )
@@ -137,11 +145,15 @@ class DagWorkflow:
         while not scheduler.finished:
             if self._should_continue(run):
                 await workflow.wait_condition(lambda: scheduler.running == 0 and not self._live)
-                carried = CarriedState.pack(
-                    self._status.started_at or workflow.now(), self._nodes, self._progress_marks
-                )
-                pending = {n for n, s in self._nodes.items() if not s.state.finished}
-                workflow.continue_as_new(run.carrying(plan, carried, pending))
+                started_at = self._status.started_at or workflow.now()
+                try:
+                    handed = next_run_input(
+                        run, plan, self._nodes, started_at, self._progress_marks
+                    )
+                except WorkFailedError as too_big:
+                    scheduler.cancel_pending(too_big.message)
+                    raise
+                workflow.continue_as_new(handed)
             for node_id in scheduler.take_ready(limit - scheduler.running):
                 task = asyncio.create_task(self._run_node(node_id))
                 self._tasks[node_id] = task
@@ -255,6 +267,7 @@ class DagWorkflow:
                     child,
                     run_inputs=inputs if isinstance(inputs, dict) else {"value": inputs},
                     search_attributes=self._input.search_attributes,
+                    payload_limit=self._input.payload_limit,
                 ),
                 id=child_id,
                 result_type=DagStatus,

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import parse_dag
-from pit.dag.run import PACK_OVER, CarriedState, DagRunInput, ReusedNode
+from pit.dag.run import (
+    PACK_OVER,
+    STATUS_PAGE_BYTES,
+    CarriedState,
+    DagRunInput,
+    ReusedNode,
+    StatusPage,
+    status_page,
+)
 from pit.dag.status import NodeState, NodeStatus
 
 _NODE_EXTRAS: list[dict[str, Any]] = [
@@ -142,3 +150,19 @@ def test_carried_state_round_trips() -> None:
     )
     assert carried.nodes() == nodes
     assert carried.progress_marks == 3
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 700_000), min_size=1, max_size=40), st.integers(1, 50))
+def test_status_pages_cover_every_node_once_within_the_byte_limit(
+    output_sizes: list[int], limit: int
+) -> None:
+    nodes = {f"n{i}": NodeStatus(output="x" * size) for i, size in enumerate(output_sizes)}
+    seen: list[str] = []
+    while len(seen) < len(nodes):
+        page = status_page(nodes, StatusPage(offset=len(seen), limit=limit))
+        assert 1 <= len(page) <= limit
+        if len(page) > 1:
+            assert sum(len(s.model_dump_json()) for s in page.values()) <= STATUS_PAGE_BYTES
+        seen += page
+    assert seen == list(nodes)
