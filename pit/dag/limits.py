@@ -13,10 +13,11 @@ from pit.common.errors import InvalidInputError
 
 MAX_NODES = 20_000
 """Nodes per DAG, its child graphs' nodes included. Measured on a 2-core machine
-(bench/dag_load_bench.py): the workflow loads a graph this size in about 0.1 s (a 100,000-node
-one in about 0.5 s, against Temporal's 2 s deadlock timeout), its continue-as-new state stays
-near 1.5 MB of Temporal's 2 MB payload cap, and it runs to completion on the dev server in
-about two minutes (tests/dag/test_dag_limits.py). Bigger graphs: split them into runs."""
+(bench/dag_load_bench.py): a run's first workflow task (load the graph, start 500 nodes) takes
+about 0.6 s at this size, against Temporal's 2 s deadlock timeout, and at 100,000 nodes overruns
+it; the state a run carries across continue-as-new is about 1.3 MB here (Temporal's payload cap
+is 2 MB) and 6 MB at 100,000; and a run this size finishes on the dev server in 3 to 4 minutes
+(tests/dag/test_big_runs.py). Bigger work: split it into several runs."""
 
 MAX_CHILD_DEPTH = 5
 """Child graphs (`dag:` nodes) nested at most this deep below the top graph: each level adds
@@ -29,7 +30,7 @@ input travels in the run's workflow input and in history; big data belongs in an
 
 MAX_DAG_FILE_BYTES = 8 * 1024 * 1024
 """A DAG file on disk, checked before it is parsed: 20,000 plain nodes take about 2 MB of YAML,
-and parsing is the slow part of a big DAG (seconds per MB of YAML)."""
+and parsing is the slow part of a big DAG (about 4 s per MB of YAML here)."""
 
 MAX_RUN_INPUT_BYTES = 1536 * 1024
 """A run's workflow input as sent (the compressed DAG, `--input` values, what `resume`
