@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -153,6 +154,11 @@ async def first_task(handle: WorkflowHandle[Any, Any]) -> str:
     raise TimeoutError("no workflow task completed in 60 s")
 
 
+async def stop(handle: WorkflowHandle[Any, Any]) -> None:
+    with contextlib.suppress(RPCError):  # it may have finished already
+        await handle.terminate("measured")
+
+
 async def measure(client: Client, queue: str, size: int, folder: Path) -> None:
     data = lanes(size // 200, 200)
     parse = parse_times(data, folder)
@@ -164,7 +170,7 @@ async def measure(client: Client, queue: str, size: int, folder: Path) -> None:
         )
     )
     first = await first_task(handle)
-    await handle.terminate("measured")
+    await stop(handle)
     carried = prepared.model_copy(update={"carried": carried_everything(data)})
     try:
         continued = await client.start_workflow(
@@ -174,7 +180,7 @@ async def measure(client: Client, queue: str, size: int, folder: Path) -> None:
         after_continue = f"refused by Temporal ({error.message[:60]})"
     else:
         after_continue = await first_task(continued)
-        await continued.terminate("measured")
+        await stop(continued)
     before = baseline_load(graph.spec)
     now = in_process_load(prepared.model_dump_json())
     print(

@@ -12,18 +12,12 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
-    WorkflowQueryFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pit.common.errors import (
-    BackendUnavailableError,
-    InvalidInputError,
-    NotFoundError,
-    WorkFailedError,
-)
+from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph
 from pit.dag.limits import check_run_id, default_run_id, run_input_problem
@@ -172,8 +166,6 @@ async def _status_page(client: Client, run_id: str, offset: int) -> DagStatus:
         )
     except RPCError as error:
         raise _rpc_error(error, run_id) from None
-    except WorkflowQueryFailedError as error:
-        raise WorkFailedError(f"the status of run {run_id!r} cannot be read: {error}") from None
     return status
 
 
@@ -248,8 +240,6 @@ def reusable_nodes(status: DagStatus) -> dict[str, ReusedNode]:
 def _rpc_error(error: RPCError, run_id: str) -> Exception:
     if error.status is RPCStatusCode.NOT_FOUND:
         return NotFoundError(f"no DAG run {run_id!r} on this server", run_id=run_id)
-    if error.status is RPCStatusCode.INVALID_ARGUMENT:
-        return InvalidInputError(f"temporal refused run {run_id!r}: {error.message}")
     if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
         return BackendUnavailableError(
             f"temporal: no answer about run {run_id!r} ({error.message}); is a worker running?"

@@ -69,14 +69,14 @@ def run_command(
     embedded = not settings.temporal.address
     known = served_activity_names(activity_specs) if embedded else None
     # a bad or too big graph never reaches Temporal, nor starts the embedded server
-    dag = compile_graph(load_dag(file, known))
-    prepare_run(dag, run_inputs=run_inputs)
-    return asyncio.run(_run(settings, dag, run_id, run_inputs, no_wait, activity_specs, as_json))
+    graph = compile_graph(load_dag(file, known))
+    prepare_run(graph, run_inputs=run_inputs)
+    return asyncio.run(_run(settings, graph, run_id, run_inputs, no_wait, activity_specs, as_json))
 
 
 async def _run(
     settings: Settings,
-    dag: CompiledDag,
+    graph: CompiledDag,
     run_id: str | None,
     run_inputs: dict[str, Any],
     no_wait: bool,
@@ -93,7 +93,7 @@ async def _run(
             )
         handle = await start_run(
             session.client,
-            dag,
+            graph,
             task_queue=settings.temporal.task_queue,
             run_id=run_id,
             run_inputs=run_inputs,
@@ -101,7 +101,7 @@ async def _run(
         if no_wait:
             _print_started(handle.id, session, as_json)
             return 0
-        return await watch(session.client, handle, dag.size, as_json)
+        return await watch(session.client, handle, graph.size, as_json)
 
 
 async def watch(
@@ -264,12 +264,12 @@ def resume_command(
     settings = state.settings
     check_run_id(run_id, "RUN_ID")
     new_id = check_run_id(new_id, "--id") if new_id is not None else _next_id(run_id)
-    dag = compile_graph(load_dag(file)) if file is not None else None
-    return asyncio.run(_resume(settings, run_id, dag, new_id, as_json))
+    graph = compile_graph(load_dag(file)) if file is not None else None
+    return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
 
 
 async def _resume(
-    settings: Settings, run_id: str, dag: CompiledDag | None, new_id: str, as_json: bool
+    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str, as_json: bool
 ) -> int:
     async with open_temporal(settings) as session, local_worker(session, settings):
         earlier = await run_status(session.client, run_id)
@@ -277,17 +277,17 @@ async def _resume(
             raise InvalidInputError.for_field("RUN_ID", run_id, "is still running")
         original = await run_input(session.client, run_id)
         # the earlier run's compiled graph, as it ran: nothing to parse or check again
-        dag = dag or original.plan().dag
+        graph = graph or original.plan().dag
         handle = await start_run(
             session.client,
-            dag,
+            graph,
             task_queue=settings.temporal.task_queue,
             run_id=new_id,
             run_inputs=original.run_inputs,
             reuse=reusable_nodes(earlier),
             resumed_from=run_id,
         )
-        return await watch(session.client, handle, dag.size, as_json)
+        return await watch(session.client, handle, graph.size, as_json)
 
 
 def _next_id(run_id: str) -> str:

@@ -64,16 +64,7 @@ class CompiledDag(BaseModel):
     def topology(self) -> Topology:
         ids = self.ids
         parents = {ids[i]: tuple(ids[p] for p in row) for i, row in enumerate(self.parents)}
-        order = tuple(ids[i] for i in self.order)
-        children: dict[str, list[str]] = {node_id: [] for node_id in ids}
-        for node_id in order:
-            for parent in parents[node_id]:
-                children[parent].append(node_id)
-        return Topology(
-            order=order,
-            parents=parents,
-            children={node_id: tuple(kids) for node_id, kids in children.items()},
-        )
+        return Topology.of(tuple(ids[i] for i in self.order), parents)
 
     @cached_property
     def step_of(self) -> dict[str, str]:

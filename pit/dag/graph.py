@@ -36,6 +36,15 @@ class Topology:
     parents: Mapping[str, tuple[str, ...]]
     children: Mapping[str, tuple[str, ...]]
 
+    @classmethod
+    def of(cls, order: tuple[str, ...], parents: Mapping[str, tuple[str, ...]]) -> Topology:
+        """The topology of nodes in `order` with these `parents` (children follow `order`)."""
+        children: dict[str, list[str]] = {node_id: [] for node_id in parents}
+        for node_id in order:
+            for parent in parents[node_id]:
+                children[parent].append(node_id)
+        return cls(order, parents, {node_id: tuple(kids) for node_id, kids in children.items()})
+
     @property
     def size(self) -> int:
         return len(self.order)
@@ -137,15 +146,12 @@ def _check(spec: DagSpec, known_activities: Collection[str] | None) -> Graph:
         problems.append(f"nodes: cycle {path}: a DAG must not have cycles")
     if problems or order is None:
         raise DagInvalidError(problems)
-    children: dict[str, list[str]] = {node_id: [] for node_id in index}
-    for node_id in order:
-        for parent in parents[node_id]:
-            children[parent].append(node_id)
+    topology = Topology.of(tuple(order), {k: tuple(v) for k, v in parents.items()})
     return Graph(
         spec=spec,
-        order=tuple(order),
-        parents={k: tuple(v) for k, v in parents.items()},
-        children={k: tuple(v) for k, v in children.items()},
+        order=topology.order,
+        parents=topology.parents,
+        children=topology.children,
         subgraphs=subgraphs,
     )
 
