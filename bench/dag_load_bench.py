@@ -40,7 +40,7 @@ import pit.dag.limits
 from bench.dag_bench import lanes
 from pit.cli._dag_client import prepare_run, start_run
 from pit.common.config import load_settings
-from pit.common.files import read_structured
+from pit.common.files import parse_yaml, read_structured
 from pit.dag.compiled import compile_graph
 from pit.dag.graph import check_graph, parse_dag
 from pit.dag.run import DAG_WORKFLOW, CarriedState, DagRunInput
@@ -83,7 +83,9 @@ def parse_times(data: dict[str, Any], folder: Path) -> dict[str, float]:
     as_json, as_yaml = folder / "dag.json", folder / "dag.yaml"
     as_json.write_text(json.dumps(data))
     as_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
-    _, read_yaml = timed(lambda: read_structured(as_yaml))
+    # YAML over the reader's 1 MiB cap is refused as a file: time the parser on its text
+    text = as_yaml.read_text()
+    _, read_yaml = timed(lambda: parse_yaml(text, str(as_yaml)))
     raw, read_json = timed(lambda: read_structured(as_json))
     graph, check = timed(lambda: parse_dag(raw))
     prepared, compile_pack = timed(lambda: prepare_run(compile_graph(graph)))
@@ -184,7 +186,7 @@ async def measure(client: Client, queue: str, size: int, folder: Path) -> None:
     before = baseline_load(graph.spec)
     now = in_process_load(prepared.model_dump_json())
     print(
-        f"{size:>7} nodes: YAML {parse['yaml_mb']:.1f} MB read {parse['read_yaml']:.1f}s | "
+        f"{size:>7} nodes: YAML {parse['yaml_mb']:.1f} MB parse {parse['read_yaml']:.1f}s | "
         f"JSON read {parse['read_json']:.2f}s, validate+check {parse['validate_check']:.2f}s, "
         f"compile+pack {parse['compile_pack']:.2f}s, input {parse['payload_mb']:.2f} MB, "
         f"start {start:.2f}s | first workflow task {first}, after continue-as-new "

@@ -20,7 +20,7 @@ from pit.artifacts.maintenance import read_head
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE
 from pit.artifacts.store import ArtifactStore
 from pit.common.errors import IntegrityError, InvalidInputError
-from pit.common.fs import atomic_write
+from pit.infra.file_output import check_output, write_output
 
 MAX_INLINE_BYTES = 1024 * 1024
 """Content returned inside an activity result at most; larger content goes to `path`."""
@@ -163,7 +163,6 @@ class ArtifactActivities:
             raise InvalidInputError.for_field(
                 "path", None, f"content over {MAX_INLINE_BYTES} bytes must be written to a path"
             )
-        found = await self.store.get(manifest.name, manifest.version)
         output = GetOutput(
             artifact=manifest.name,
             version=manifest.version,
@@ -172,8 +171,14 @@ class ArtifactActivities:
             media_type=manifest.media_type,
         )
         if inputs.path is not None:
-            atomic_write(Path(inputs.path), found.data)
+            # only a regular file (or a new one) is written, and only after the content is
+            # verified: the same rules as `pit artifact get -o`
+            target = Path(inputs.path)
+            check_output(target, "path")
+            reader = await self.store.open(manifest.name, manifest.version)
+            await write_output(reader.stream, target, "path")
             return output.model_copy(update={"path": inputs.path})
+        found = await self.store.get(manifest.name, manifest.version)
         if inputs.encoding == "base64":
             return output.model_copy(update={"data_base64": base64.b64encode(found.data).decode()})
         try:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,7 @@ from temporalio import activity
 
 from pit.common.errors import CommandFailedError, InvalidInputError
 from pit.common.validation import Duration
+from pit.infra import child_guard
 
 MAX_CAPTURE = 64 * 1024
 """Characters of stdout / stderr kept; a larger output belongs in an artifact."""
@@ -43,23 +45,21 @@ async def shell(inputs: ShellInput) -> ShellResult:
     if inputs.cwd is not None and not inputs.cwd.is_dir():
         raise InvalidInputError.for_field("cwd", str(inputs.cwd), "must be an existing directory")
     env = {**os.environ, **inputs.env}
-    common = {
-        "stdout": asyncio.subprocess.PIPE,
-        "stderr": asyncio.subprocess.PIPE,
-        "stdin": asyncio.subprocess.DEVNULL,
-        "cwd": inputs.cwd,
-        "env": env,
-        "start_new_session": True,
-    }
+    argv = ["/bin/sh", "-c", inputs.command] if isinstance(inputs.command, str) else inputs.command
     try:
-        if isinstance(inputs.command, str):
-            process = await asyncio.create_subprocess_shell(inputs.command, **common)  # type: ignore[arg-type]
-        else:
-            process = await asyncio.create_subprocess_exec(*inputs.command, **common)  # type: ignore[arg-type]
+        # the guard leads a process group of its own and kills all of it when this worker
+        # dies, even by SIGKILL, so a retried node never runs beside its orphaned first try
+        process = await asyncio.create_subprocess_exec(
+            *_guarded(argv),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+            cwd=inputs.cwd,
+            env=env,
+            start_new_session=True,
+        )
     except OSError as error:
-        raise InvalidInputError.for_field(
-            "command", inputs.command, f"cannot be started: {error.strerror}"
-        ) from None
+        raise _cannot_start(inputs.command, error.strerror) from None
     communicate = asyncio.ensure_future(process.communicate())
     limit = inputs.timeout.total_seconds() if inputs.timeout else None
     waited = 0.0
@@ -76,6 +76,11 @@ async def shell(inputs: ShellInput) -> ShellResult:
     except asyncio.CancelledError:
         _kill(process)
         raise
+    if process.returncode == child_guard.CANNOT_START and stderr.startswith(
+        child_guard.MARKER.encode()
+    ):
+        reason = stderr.decode(errors="replace").strip().rpartition(": ")[2]
+        raise _cannot_start(inputs.command, reason)
     result = ShellResult(
         exit_code=process.returncode if process.returncode is not None else -1,
         stdout=stdout.decode(errors="replace")[-MAX_CAPTURE:],
@@ -89,6 +94,14 @@ async def shell(inputs: ShellInput) -> ShellResult:
             stderr=result.stderr[-2000:],
         )
     return result
+
+
+def _guarded(argv: list[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", child_guard.__file__, str(os.getpid()), "--", *argv]
+
+
+def _cannot_start(command: str | list[str], reason: str | None) -> InvalidInputError:
+    return InvalidInputError.for_field("command", command, f"cannot be started: {reason}")
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

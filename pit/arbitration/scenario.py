@@ -18,7 +18,7 @@ from pit.arbitration.model import (
     resource_shorthand,
 )
 from pit.common.errors import InvalidInputError
-from pit.common.validation import Duration
+from pit.common.validation import Duration, Seconds
 
 
 class _Model(BaseModel):
@@ -28,7 +28,7 @@ class _Model(BaseModel):
 class ScenarioEvent(_Model):
     """At logical time `t`: a request arrives, or a request is released."""
 
-    t: float = Field(ge=0)
+    t: Seconds
     request: Request | None = None
     release: str | None = None
 

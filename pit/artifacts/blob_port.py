@@ -39,13 +39,19 @@ class BlobStore(Protocol):
     url: str
     """Where this store is, for messages."""
 
+    async def exists(self) -> bool:
+        """Whether the store has been created (a local directory; an S3 bucket). Reading
+        commands on a store that does not exist say so instead of reporting it empty."""
+        ...
+
     async def put_blob(
         self, digest: str, content: BlobSource, *, storage_class: str | None = None
     ) -> bool:
         """Store `content` under `digest`; True if written, False if it was there already.
 
         The content is hashed on the way in: IntegrityError (and nothing stored) if it does
-        not match `digest`.
+        not match `digest`. "There already" is never taken on trust: the stored blob must be
+        shown to hold these bytes (each adapter says how, cheaply), else it is rewritten.
         """
         ...
 
@@ -69,6 +75,17 @@ class BlobStore(Protocol):
     async def move_blob(self, digest: str, tier: BlobTier) -> BlobInfo:
         """Move a blob to `tier`: the new copy is complete before the old one goes, so the
         blob is readable at every moment. NotFoundError if absent."""
+        ...
+
+    async def repair_blob(self, digest: str) -> bool:
+        """Rewrite a blob whose bytes are corrupt from a second, intact copy the store itself
+        holds (the local store has one per tier after an interrupted move); False if there
+        is none. `verify --repair` also rebuilds blobs from other versions' content."""
+        ...
+
+    async def remove_leftovers(self, before: datetime) -> int:
+        """Remove what interrupted writes left behind before `before` (local `tmp/` files,
+        S3 multipart uploads); how many. Never touches a write still in progress."""
         ...
 
     async def create_manifest(self, manifest: Manifest) -> None:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
-from pit.common.errors import IntegrityError
+from pit.common.errors import IntegrityError, InvalidInputError
 
 READ_SIZE = 1024 * 1024
 """Bytes read at a time from a file or handed out at a time from a stream."""
@@ -57,12 +57,23 @@ async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[byt
         yield bytes(view[start : start + piece])
 
 
-async def file_stream(path: Path, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
-    """The bytes of `path`, read in pieces off the event loop; never all in memory."""
-    handle = await asyncio.to_thread(path.open, "rb")
+async def file_stream(
+    path: Path, piece: int = READ_SIZE, *, field: str = "content"
+) -> AsyncIterator[bytes]:
+    """The bytes of `path`, read in pieces off the event loop; never all in memory. A file
+    that cannot be read is an InvalidInputError naming `field`."""
+    try:
+        handle = await asyncio.to_thread(path.open, "rb")
+    except OSError as error:
+        rule = f"cannot be read: {error.strerror or error}"
+        raise InvalidInputError.for_field(field, str(path), rule) from None
     try:
         while True:
-            block = await asyncio.to_thread(handle.read, piece)
+            try:
+                block = await asyncio.to_thread(handle.read, piece)
+            except OSError as error:
+                rule = f"cannot be read: {error.strerror or error}"
+                raise InvalidInputError.for_field(field, str(path), rule) from None
             if not block:
                 return
             yield block
@@ -70,14 +81,35 @@ async def file_stream(path: Path, piece: int = READ_SIZE) -> AsyncIterator[bytes
         await asyncio.to_thread(handle.close)
 
 
-async def verified(stream: ByteStream, digest: str, what: str) -> AsyncIterator[bytes]:
-    """Pass `stream` through, then raise `IntegrityError` if it did not hash to `digest`.
+async def verified(
+    stream: ByteStream, digest: str | None, what: str, *, size: int | None = None
+) -> AsyncIterator[bytes]:
+    """Pass `stream` through, then raise `IntegrityError` if it did not hash to `digest` (None:
+    checked already, by whoever made `stream`) or, given `size`, was not that long (checked as
+    the bytes come: a stream that runs long is stopped before the byte too many).
 
-    The check can only happen at the end: a consumer that must not act on bad bytes
+    The digest can only be checked at the end: a consumer that must not act on bad bytes
     (writing a file, say) keeps them aside until the stream finishes cleanly.
     """
     hasher = StreamHasher()
     async for piece in stream:
-        hasher.update(piece)
+        if digest is None:
+            hasher.size += len(piece)
+        else:
+            hasher.update(piece)
+        if size is not None and hasher.size > size:
+            raise IntegrityError(
+                f"{what} is corrupt: more than the {size} bytes its manifest records "
+                "(run `pit artifact verify`)",
+                expected_size=size,
+            )
         yield piece
-    hasher.require(digest, f"{what} is corrupt (run `pit artifact verify`)")
+    if size is not None and hasher.size != size:
+        raise IntegrityError(
+            f"{what} is corrupt: {hasher.size} bytes, its manifest records {size} "
+            "(run `pit artifact verify`)",
+            expected_size=size,
+            actual_size=hasher.size,
+        )
+    if digest is not None:
+        hasher.require(digest, f"{what} is corrupt (run `pit artifact verify`)")

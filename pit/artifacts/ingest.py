@@ -35,7 +35,7 @@ def as_stream(content: Content, field: str = "content") -> ByteStream:
     if isinstance(content, Path):
         if not content.is_file():
             raise InvalidInputError.for_field(field, str(content), "must be an existing file")
-        return file_stream(content)
+        return file_stream(content, field=field)
     if hasattr(content, "__aiter__"):
         return content
     raise InvalidInputError.for_field(field, type(content).__name__, "bytes, a Path or a stream")

@@ -5,7 +5,7 @@ undelete     remove the tombstones and index the versions again
 move_blobs   move blobs between tiers; each stays readable throughout
 purge        expired tombstones: manifests then tombstones go; then mark and sweep blobs
              that no manifest (live or soft-deleted) references, never one written or
-             touched after the mark
+             touched after the mark; then what interrupted writes left a day ago or more
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from pit.artifacts.blob_port import BlobInfo, BlobTier
 from pit.artifacts.maintenance import all_manifests, read_head
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.tombstone import Tombstone
-from pit.common.errors import BackendUnavailableError, ConflictError, NotFoundError
+from pit.common.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    PitError,
+)
 from pit.common.logging import get_logger
 
 if TYPE_CHECKING:
@@ -30,6 +35,9 @@ log = get_logger("pit.artifacts")
 BATCH = 1000
 """Keys per delete call (S3 DeleteObjects allows 1,000)."""
 _PARALLEL = 16
+LEFTOVER_AGE = timedelta(days=1)
+"""Purge removes what interrupted writes left (`<store>/tmp`, S3 multipart uploads) once it
+is this old: no write in progress takes a day."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ async def soft_delete(
 async def _forget(store: ArtifactStore, manifest: Manifest) -> None:
     try:
         await store.index.remove(manifest.name, manifest.version)
-    except BackendUnavailableError as error:  # derived data: reindex catches up
+    except PitError as error:  # derived data: reindex catches up
         log.warning("index still lists %s v%d: %s", manifest.name, manifest.version, error)
 
 
@@ -97,7 +105,7 @@ async def undelete(store: ArtifactStore, tombstones: Sequence[Tombstone]) -> int
             continue
         try:
             await store.index.index(store.document(manifest, await read_head(store, manifest)))
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("index not updated for %s v%d: %s", name, version, error)
     return len(keys)
 
@@ -117,22 +125,35 @@ class BlobMove:
     bytes_after: int
 
 
-async def move_blobs(
-    store: ArtifactStore, moves: Sequence[tuple[BlobInfo, BlobTier]]
-) -> list[BlobMove]:
-    """Move each blob to its tier (new copy first, then the old one goes)."""
+@dataclass(frozen=True)
+class Moves:
+    done: list[BlobMove]
+    corrupt: list[str]
+    """Blobs not moved because their stored copy failed its check (`pit artifact verify`
+    says more; a move never copies bad bytes into another tier)."""
+
+
+async def move_blobs(store: ArtifactStore, moves: Sequence[tuple[BlobInfo, BlobTier]]) -> Moves:
+    """Move each blob to its tier (new copy first, then the old one goes); one that is gone
+    is skipped, one that is corrupt is left where it is and reported."""
     limit = asyncio.Semaphore(_PARALLEL)
 
-    async def one(info: BlobInfo, tier: BlobTier) -> BlobMove | None:
+    async def one(info: BlobInfo, tier: BlobTier) -> BlobMove | str | None:
         async with limit:
             try:
                 moved = await store.blobs.move_blob(info.digest, tier)
             except NotFoundError:
                 return None  # purged meanwhile
+            except IntegrityError as error:
+                log.warning("blob %s not moved to %s: %s", info.digest, tier, error)
+                return info.digest
         return BlobMove(info.digest, info.tier, tier, info.size, moved.size)
 
     done = await asyncio.gather(*(one(info, tier) for info, tier in moves if info.tier != tier))
-    return [move for move in done if move is not None]
+    return Moves(
+        done=[move for move in done if isinstance(move, BlobMove)],
+        corrupt=sorted(move for move in done if isinstance(move, str)),
+    )
 
 
 @dataclass
@@ -143,6 +164,8 @@ class PurgeReport:
     kept_recent: int = 0
     """Unreferenced blobs left because they were written or touched after the mark."""
     removed: list[tuple[str, int]] = field(default_factory=list)
+    leftovers_removed: int = 0
+    """Files of interrupted writes removed (local `tmp/`; S3 multipart uploads aborted)."""
 
 
 async def purge(
@@ -180,6 +203,7 @@ async def purge(
         await store.blobs.delete_blobs(doomed[start : start + BATCH])
     report.blobs_removed = len(doomed)
     report.bytes_freed = sum(stored[digest].size for digest in doomed)
+    report.leftovers_removed = await store.blobs.remove_leftovers(mark - LEFTOVER_AGE)
     return report
 
 

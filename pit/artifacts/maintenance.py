@@ -1,4 +1,4 @@
-"""Whole-store operations: space statistics, integrity verification, index rebuild."""
+"""Whole-store operations: space statistics and index rebuild (verification: `verify`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.manifest import Manifest
-from pit.artifacts.results import MissingBlob, ReindexReport, StoreStats, VerifyReport
+from pit.artifacts.results import ReindexReport, StoreStats
 from pit.artifacts.text import MAX_INDEXED_BYTES
 from pit.common.errors import IntegrityError, NotFoundError
 
@@ -52,40 +52,6 @@ async def stats(blobs: BlobStore) -> StoreStats:
         blobs=count,
         artifacts=len(names),
         versions=versions,
-    )
-
-
-async def verify(blobs: BlobStore) -> VerifyReport:
-    """Re-hash every blob, and check that every blob a version needs is there."""
-    present: set[str] = set()
-    corrupt: list[str] = []
-    async for blob in blobs.list_blobs():
-        present.add(blob.digest)
-        try:
-            async for _ in blobs.open_blob(blob.digest):
-                pass
-        except (IntegrityError, NotFoundError):
-            corrupt.append(blob.digest)
-    missing: list[MissingBlob] = []
-    checked_versions = 0
-    async for name in blobs.list_names():
-        for version in await blobs.list_versions(name):
-            checked_versions += 1
-            try:
-                manifest = await blobs.get_manifest(name, version)
-            except IntegrityError:
-                corrupt.append(f"manifest:{name}@v{version}")
-                continue
-            missing += (
-                MissingBlob(name=name, version=version, digest=digest)
-                for digest in dict.fromkeys(manifest.blob_digests)
-                if digest not in present
-            )
-    return VerifyReport(
-        checked_blobs=len(present),
-        checked_versions=checked_versions,
-        corrupt=tuple(corrupt),
-        missing=tuple(missing),
     )
 
 

@@ -1,7 +1,16 @@
-"""The version manifest: the immutable record of one version of one artifact."""
+"""The version manifest: the immutable record of one version of one artifact.
+
+A stored manifest carries `checksum`, the SHA-256 of its other fields in a canonical JSON form
+(keys sorted, no spaces, ASCII; Python's `json`, so it does not depend on pydantic's output):
+a manifest edited or damaged on disk is an IntegrityError when it is read. It detects change,
+not forgery: whoever can write the store can also compute a new checksum. Manifests written
+before checksums have none; they are accepted, and `verify` counts them.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -22,6 +31,9 @@ from pit.common.errors import IntegrityError, InvalidInputError
 
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 MANIFEST_SCHEMA = 1
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""A stored manifest larger than this was not written by the Pit (a version of a 100 GiB file
+in 1 MiB chunks needs about 13 MiB)."""
 
 
 def _pydantic(check: Callable[[Any], Any]) -> AfterValidator:
@@ -78,6 +90,9 @@ class Manifest(BaseModel):
     storage_class: StorageClass | None = None
     chunks: tuple[ChunkRef, ...] | None = None
     """The content's chunks in order when it was split; None when stored as one blob."""
+    checksum: str | None = None
+    """As read from the store: the checksum it was stored with, None if it predates them.
+    Written by `manifest_bytes`, never set by hand."""
 
     @property
     def blob_digests(self) -> tuple[str, ...]:
@@ -91,9 +106,46 @@ class Manifest(BaseModel):
         return {"artifact": self.name, "version": self.version, "digest": self.digest}
 
 
-def parse_manifest(data: bytes, what: str) -> Manifest:
-    """A stored manifest, or IntegrityError when the stored bytes are not one."""
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The stored form of `manifest`: JSON with its checksum."""
+    body = manifest.model_dump(mode="json", exclude={"checksum"})
+    body["checksum"] = _checksum(body)
+    return json.dumps(body, indent=2).encode() + b"\n"
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_manifest(
+    data: bytes, what: str, *, name: str | None = None, version: int | None = None
+) -> Manifest:
+    """A stored manifest, or IntegrityError when the stored bytes are not one, do not match
+    their checksum, or describe another version than the one at this place (`name`,
+    `version`)."""
     try:
-        return Manifest.model_validate_json(data)
+        body = json.loads(data)
+    except ValueError as error:  # also bytes that are not UTF-8, and over-long integers
+        raise _corrupt(what, f"is not JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise _corrupt(what, "is not a JSON object")
+    claimed = body.pop("checksum", None)
+    if claimed is not None and claimed != _checksum(body):
+        raise _corrupt(what, "was altered: its content does not match its checksum")
+    try:
+        manifest = Manifest.model_validate({**body, "checksum": claimed})
     except pydantic.ValidationError as error:
-        raise IntegrityError(f"manifest of {what} is corrupt: {error.errors()[0]['msg']}") from None
+        raise _corrupt(what, f"is corrupt: {error.errors()[0]['msg']}") from None
+    if (name is not None and manifest.name != name) or (
+        version is not None and manifest.version != version
+    ):
+        problem = f"describes {manifest.name} v{manifest.version}: it was moved or copied there"
+        raise _corrupt(what, problem)
+    return manifest
+
+
+def _corrupt(what: str, problem: str) -> IntegrityError:
+    return IntegrityError(
+        f"manifest of {what} {problem} (run `pit artifact verify`)", problem=problem
+    )

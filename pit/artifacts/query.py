@@ -1,7 +1,7 @@
 """The command line's little languages: `--meta k=v` values and `--filter` conditions.
 
---meta k=v       v is true/false, an integer, a decimal, or else a string;
-                 "quoted" is always a string ("42" stays text)
+--meta k=v       v is true/false, an integer (64-bit), a finite decimal, or else a
+                 string; "quoted" is always a string ("42" stays text)
 --filter k OP v  OP is = != > >= < <= or ^= (prefix); k is name, media_type, tag,
                  size, version, created_at (ISO-8601 time), or a metadata key
                  (meta.k or plain k)
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
@@ -24,26 +25,47 @@ FILTER_RULE = "a filter is KEY OP VALUE with OP one of = != > >= < <= ^= (e.g. s
 _FIXED = {"name", "media_type", "tag", "size", "version", "created_at"}
 _INT = re.compile(r"[-+]?\d+")
 _FLOAT = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""Integers in metadata and filters are 64-bit, as both indexes store them."""
+INT_RULE = 'an integer is between -2**63 and 2**63-1 (quote it, "...", to keep it as text)'
+FLOAT_RULE = 'a decimal must be finite (quote it, "...", to keep it as text)'
 
 
-def parse_scalar(text: str) -> MetaValue:
-    """true/false, an int, a float, or a string; "quoted" text is always a string."""
+def parse_scalar(text: str, field: str = "value") -> MetaValue:
+    """true/false, an int, a float, or a string; "quoted" text is always a string. An
+    integer beyond 64 bits or a decimal that overflows is an InvalidInputError naming
+    `field`."""
     if len(text) >= 2 and text[0] == text[-1] == '"':
         return text[1:-1]
     if text in ("true", "false"):
         return text == "true"
     if _INT.fullmatch(text):
-        return int(text)
+        return parse_int(text, field)
     if _FLOAT.fullmatch(text):
-        return float(text)
+        number = float(text)
+        if not math.isfinite(number):
+            raise InvalidInputError.for_field(field, text, FLOAT_RULE)
+        return number
     return text
+
+
+def parse_int(text: str, field: str) -> int:
+    """A 64-bit integer; the digits are counted before `int()` reads them (Python refuses
+    more than 4,300 of them, with an error of its own)."""
+    if len(text.lstrip("+-").lstrip("0")) > 19:
+        raise InvalidInputError.for_field(field, text, INT_RULE)
+    number = int(text)
+    if not INT_MIN <= number <= INT_MAX:
+        raise InvalidInputError.for_field(field, text, INT_RULE)
+    return number
 
 
 def parse_meta(item: str, field: str = "--meta") -> tuple[str, MetaValue]:
     key, sep, value = item.partition("=")
     if not sep:
         raise InvalidInputError.for_field(field, item, "metadata is KEY=VALUE")
-    return check_meta_key(key.strip(), field), parse_scalar(value.strip())
+    key = check_meta_key(key.strip(), field)
+    return key, parse_scalar(value.strip(), f"{field} {key}")
 
 
 def parse_filter(item: str, field: str = "--filter") -> Filter:
@@ -57,7 +79,7 @@ def parse_filter(item: str, field: str = "--filter") -> Filter:
     else:
         key = key.removeprefix("meta.")
         check_meta_key(key, field)
-        key, value = f"meta.{key}", parse_scalar(raw)
+        key, value = f"meta.{key}", parse_scalar(raw, field)
     try:
         return Filter(field=key, op=op, value=value)
     except pydantic.ValidationError:
@@ -68,7 +90,7 @@ def _fixed_value(key: str, raw: str, item: str, field: str) -> MetaValue | datet
     if key in ("size", "version"):
         if not _INT.fullmatch(raw):
             raise InvalidInputError.for_field(field, item, f"{key} is a whole number")
-        return int(raw)
+        return parse_int(raw, field)
     if key == "created_at":
         try:
             return datetime.fromisoformat(raw)

@@ -39,17 +39,31 @@ class MissingBlob(_Result):
     digest: str
 
 
+class BadManifest(_Result):
+    name: str
+    version: int
+    problem: str
+    """Why the manifest cannot be trusted: unreadable, altered (checksum), or at odds with
+    its blobs (sizes, digest)."""
+
+
 class VerifyReport(_Result):
     checked_blobs: int
     checked_versions: int
     corrupt: tuple[str, ...] = ()
-    """Digests of blobs whose bytes no longer hash to their digest."""
+    """Digests of blobs whose bytes no longer hash to their digest (after any repair)."""
     missing: tuple[MissingBlob, ...] = ()
-    """Blobs a version needs that are not in the store."""
+    """Blobs a version needs that are not in the store (after any repair)."""
+    bad_manifests: tuple[BadManifest, ...] = ()
+    unsealed_manifests: int = 0
+    """Manifests written before manifests carried a checksum: accepted, and checked against
+    their blobs (sizes, and the digest of chunked content) instead."""
+    repaired: tuple[str, ...] = ()
+    """Blobs `--repair` rewrote from an intact copy or from other versions' content."""
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt and not self.missing
+        return not self.corrupt and not self.missing and not self.bad_manifests
 
 
 class ReindexReport(_Result):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pit.artifacts import maintenance
+from pit.artifacts import verify as verification
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.chunking import CHUNKING_THRESHOLD, DEFAULT_PARAMS, ChunkParams
 from pit.artifacts.hashing import verified
@@ -29,14 +30,15 @@ from pit.artifacts.names import (
     check_tag,
     check_version,
 )
+from pit.artifacts.query import INT_MAX, INT_MIN, INT_RULE
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
 from pit.artifacts.text import Extractor, extract_text, unified_diff
 from pit.common.clock import Clock, SystemClock
 from pit.common.errors import (
-    BackendUnavailableError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PitError,
 )
 from pit.common.logging import get_logger
 
@@ -175,7 +177,7 @@ class ArtifactStore:
     async def _index(self, manifest: Manifest, head: bytes) -> None:
         try:
             await self.index.index(self.document(manifest, head))
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("index not updated for %s v%d: %s", manifest.name, manifest.version, error)
 
     def document(self, manifest: Manifest, head: bytes) -> IndexDocument:
@@ -197,6 +199,7 @@ class ArtifactStore:
     async def manifest(self, name: str, version: int | None = None) -> Manifest:
         """The manifest of `name` at `version` (the latest when None); NotFoundError if none."""
         check_artifact_name(name)
+        latest = version is None
         if version is None:
             versions = await self.live_versions(name)
             if not versions:
@@ -204,7 +207,8 @@ class ArtifactStore:
             version = versions[-1]
         check_version(version)
         try:
-            if version in await self.blobs.deleted_versions(name):
+            # the latest live version was just seen without a tombstone: no second look
+            if not latest and version in await self.blobs.deleted_versions(name):
                 raise NotFoundError(f"{name} v{version} is deleted")
             return await self.blobs.get_manifest(name, version)
         except NotFoundError:
@@ -230,13 +234,13 @@ class ArtifactStore:
         return ArtifactReader(manifest, self.content_stream(manifest))
 
     def content_stream(self, manifest: Manifest) -> AsyncIterator[bytes]:
-        """The verified bytes of `manifest`, without recording an access."""
-        if manifest.chunks is None:
-            return self.blobs.open_blob(manifest.digest)
+        """The verified bytes of `manifest`, without recording an access: each blob checked
+        against its digest, the whole against the manifest's size and digest."""
+        what = f"{manifest.name} v{manifest.version}"
+        if manifest.chunks is None:  # the blob is hashed against this very digest already
+            return verified(self.blobs.open_blob(manifest.digest), None, what, size=manifest.size)
         parts = [self.blobs.open_blob(chunk.digest) for chunk in manifest.chunks]
-        return verified(
-            concatenated(parts), manifest.digest, f"{manifest.name} v{manifest.version}"
-        )
+        return verified(concatenated(parts), manifest.digest, what, size=manifest.size)
 
     async def get(self, name: str, version: int | None = None) -> ArtifactData:
         """A version's manifest and bytes, in memory; see `open` for large content."""
@@ -249,7 +253,7 @@ class ArtifactStore:
     async def _record_access(self, manifest: Manifest) -> None:
         try:
             await self.index.record_access(manifest.name, manifest.version, self._clock.now())
-        except BackendUnavailableError as error:
+        except PitError as error:  # derived data: reindex catches up
             log.warning("access to %s v%d not recorded: %s", manifest.name, manifest.version, error)
 
     async def versions(self, name: str) -> list[Manifest]:
@@ -291,13 +295,26 @@ class ArtifactStore:
     # maintenance
 
     async def stats(self) -> StoreStats:
+        await self._require_store()
         return await maintenance.stats(self.blobs)
 
-    async def verify(self) -> VerifyReport:
-        return await maintenance.verify(self.blobs)
+    async def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Re-hash every blob and check every manifest against its blobs; with `repair`,
+        first rebuild what an intact copy can rebuild (see `pit.artifacts.repair`)."""
+        await self._require_store()
+        return await verification.verify(self.blobs, repair=repair)
 
     async def reindex(self) -> ReindexReport:
+        await self._require_store()
         return await maintenance.reindex(self)
+
+    async def _require_store(self) -> None:
+        """A store that was never created is an error to inspect, not an empty store."""
+        if not await self.blobs.exists():
+            raise NotFoundError(
+                f"no artifact store at {self.blobs.url} (nothing was ever stored there)",
+                url=self.blobs.url,
+            )
 
 
 def _checked_metadata(metadata: Mapping[str, MetaValue]) -> dict[str, MetaValue]:
@@ -309,5 +326,9 @@ def _checked_metadata(metadata: Mapping[str, MetaValue]) -> dict[str, MetaValue]
             raise InvalidInputError.for_field(f"metadata.{key}", value, rule)
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInputError.for_field(f"metadata.{key}", value, "must be finite")
+        if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+            # shown by size: repr() of an integer over 4,300 digits raises
+            shown = f"<an integer of {value.bit_length()} bits>"
+            raise InvalidInputError.for_field(f"metadata.{key}", shown, INT_RULE)
         checked[key] = value
     return checked

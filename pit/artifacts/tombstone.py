@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pit.artifacts.manifest import ArtifactName, Digest
 from pit.common.errors import IntegrityError
 
+MAX_TOMBSTONE_BYTES = 1024 * 1024
+"""A stored tombstone larger than this was not written by the Pit."""
+
 
 class Tombstone(BaseModel):
     """Version `version` of `name` is deleted (softly) since `deleted_at`.

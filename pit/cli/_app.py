@@ -11,11 +11,9 @@ from pathlib import Path
 import click
 
 from pit import __version__
+from pit.cli._failures import EXIT_OK, explain
 from pit.common.config import Settings, load_settings
-from pit.common.errors import PitError
 from pit.common.logging import configure_logging
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 @dataclass
@@ -96,32 +94,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run `pit` with `argv`; return the exit code, printing failures as one line."""
+    """Run `pit` with `argv`; return the exit code. Whatever goes wrong is printed as one
+    line (see `pit.cli._failures` for which exception gets which line and code)."""
     try:
         result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.UsageError as error:
-        where = error.ctx.command_path if error.ctx else "pit"
-        hint = f" (see '{where} --help')"
-        _fail(f"{where}: error: {_one_line(error.format_message())}{hint}")
-        return EXIT_BAD_INPUT
-    except click.ClickException as error:
-        _fail(f"pit: error: {_one_line(error.format_message())}")
-        return EXIT_BAD_INPUT if error.exit_code == 2 else EXIT_FAILED
-    except PitError as error:
-        problems = error.details.get("problems")
-        lines = problems if isinstance(problems, list) and problems else [error.message]
-        for line in lines:
-            _fail(f"pit: error: {_one_line(str(line))}")
-        return error.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        _fail("pit: interrupted")
-        return EXIT_INTERRUPTED
+    except BaseException as error:  # the one place every failure is reported
+        if isinstance(error, SystemExit):
+            raise
+        failure = explain(error)
+        for line in failure.lines:
+            print(line, file=sys.stderr)
+        return failure.exit_code
     return result if isinstance(result, int) else EXIT_OK
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _fail(line: str) -> None:
-    print(line, file=sys.stderr)

@@ -7,17 +7,25 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
+from pit.common.errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+    WorkFailedError,
+)
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph
 from pit.dag.limits import check_run_id, default_run_id, run_input_problem
@@ -30,6 +38,7 @@ from pit.dag.run import (
     StatusPage,
 )
 from pit.dag.status import DagStatus, NodeState, Progress
+from pit.infra.temporal.reconnect import unreachable
 from pit.infra.temporal.search_attributes import (
     PIT_DAG,
     PIT_KIND,
@@ -156,27 +165,85 @@ async def complete_status(client: Client, summary: DagStatus) -> DagStatus:
 
 
 async def _status_page(client: Client, run_id: str, offset: int) -> DagStatus:
-    handle = client.get_workflow_handle(run_id)
-    try:
-        status: DagStatus = await handle.query(
-            "status",
-            StatusPage(offset=offset, limit=STATUS_PAGE),
-            result_type=DagStatus,
-            rpc_timeout=QUERY_TIMEOUT,
-        )
-    except RPCError as error:
-        raise _rpc_error(error, run_id) from None
+    status: DagStatus = await _query(
+        client, run_id, "status", StatusPage(offset=offset, limit=STATUS_PAGE), DagStatus
+    )
     return status
 
 
 async def run_progress(client: Client, run_id: str) -> Progress | None:
-    try:
-        progress: Progress | None = await client.get_workflow_handle(run_id).query(
-            "progress", result_type=Progress, rpc_timeout=QUERY_TIMEOUT
-        )
-    except RPCError as error:
-        raise _rpc_error(error, run_id) from None
+    progress: Progress | None = await _query(client, run_id, "progress", None, Progress)
     return progress
+
+
+async def _query(client: Client, run_id: str, name: str, arg: Any, result_type: type) -> Any:
+    handle = client.get_workflow_handle(run_id)
+    args = [] if arg is None else [arg]
+    try:
+        return await handle.query(name, *args, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowQueryFailedError as error:
+        raise WorkFailedError(
+            f"run {run_id!r}: its {name} query failed: {error.message}", run_id=run_id
+        ) from None
+    except RPCError as error:
+        # the server may have answered while the run could not: say why if it is stuck
+        failed_task = error.status is RPCStatusCode.FAILED_PRECONDITION
+        if failed_task or unreachable(error):
+            reason = await _stuck_or_none(client, run_id, failed_task)
+            if reason is not None:
+                raise WorkFailedError(reason, run_id=run_id) from None
+        raise _rpc_error(error, run_id) from None
+
+
+STUCK_ATTEMPTS = 3
+"""A run whose workflow task failed this many times in a row is reported as stuck."""
+
+
+async def stuck_reason(client: Client, run_id: str, failed_task: bool = False) -> str | None:
+    """Why the run cannot make progress, when its workflow task keeps failing (Temporal
+    retries it forever and the run stays open); None when it is not stuck. `failed_task`:
+    the server already said the task is in a failed state."""
+    description = await client.get_workflow_handle(run_id).describe()
+    raw = description.raw_description
+    attempt = raw.pending_workflow_task.attempt if raw.HasField("pending_workflow_task") else 0
+    if attempt < STUCK_ATTEMPTS and not failed_task:
+        return None
+    failure = await _last_task_failure(client, run_id)
+    if failure is None:
+        return None
+    times = f"{attempt - 1} times in a row" if attempt > 1 else "and is retried"
+    return (
+        f"run {run_id!r} is stuck: its workflow task failed {times}: {failure} "
+        f"(the run stays open: fix the worker, or `pit dag cancel {run_id}`)"
+    )
+
+
+async def _stuck_or_none(client: Client, run_id: str, failed_task: bool) -> str | None:
+    try:
+        return await stuck_reason(client, run_id, failed_task)
+    except RPCError:
+        return None
+
+
+async def _last_task_failure(client: Client, run_id: str) -> str | None:
+    response = await client.workflow_service.get_workflow_execution_history_reverse(
+        GetWorkflowExecutionHistoryReverseRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=run_id),
+            maximum_page_size=_FAILURE_SCAN,
+        ),
+        retry=True,
+        timeout=QUERY_TIMEOUT,
+    )
+    for event in response.history.events:
+        if event.HasField("workflow_task_failed_event_attributes"):
+            failure = event.workflow_task_failed_event_attributes.failure
+            return " ".join((failure.message or "no message").split())[:500]
+    return None
+
+
+_FAILURE_SCAN = 50
+"""Events read back from the end of a run's history to find its last task failure."""
 
 
 async def run_state(client: Client, run_id: str) -> WorkflowExecutionStatus | None:
@@ -240,8 +307,8 @@ def reusable_nodes(status: DagStatus) -> dict[str, ReusedNode]:
 def _rpc_error(error: RPCError, run_id: str) -> Exception:
     if error.status is RPCStatusCode.NOT_FOUND:
         return NotFoundError(f"no DAG run {run_id!r} on this server", run_id=run_id)
-    if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+    if unreachable(error):
         return BackendUnavailableError(
             f"temporal: no answer about run {run_id!r} ({error.message}); is a worker running?"
         )
-    return BackendUnavailableError(f"temporal: {error.message}")
+    return error  # pit.cli._failures words the rest

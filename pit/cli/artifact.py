@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import mimetypes
 import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -21,9 +19,9 @@ from pit.artifacts.query import parse_filter, parse_meta
 from pit.artifacts.store import ArtifactStore
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.common.errors import IntegrityError
-from pit.common.fs import fsync_dir
+from pit.common.errors import IntegrityError, InvalidInputError
 from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.file_output import check_output, write_output
 
 T = TypeVar("T")
 
@@ -52,7 +50,7 @@ def _run(
     state: CliState, store_url: str | None, work: Callable[[ArtifactStore], Awaitable[T]]
 ) -> T:
     async def main() -> T:
-        field = "--store" if store_url else "storage.url"
+        field = "storage.url" if store_url is None else "--store"
         store = open_artifact_store(state.settings, store_url=store_url, field=field)
         try:
             return await work(store)
@@ -103,6 +101,8 @@ def put(
 ) -> None:
     """Store PATH (or standard input, -) as the next version of NAME."""
     metadata = dict(parse_meta(item) for item in meta)
+    if path == "-" and _closed(sys.stdin):
+        raise InvalidInputError.for_field("PATH", path, "standard input is closed")
     content: Path | AsyncIterator[bytes] = _stdin() if path == "-" else Path(path)
     if media_type is None:
         media_type = DEFAULT_MEDIA_TYPE if path == "-" else guess_media_type(path)
@@ -128,9 +128,27 @@ def put(
     _run(state, store_url, work)
 
 
+def _closed(stream: TextIO | None) -> bool:
+    """Whether a standard stream is unusable (started with it closed: `<&-`)."""
+    if stream is None:
+        return True
+    try:
+        os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return True
+    return False
+
+
 async def _stdin() -> AsyncIterator[bytes]:
     stream = sys.stdin.buffer
-    while block := await asyncio.to_thread(stream.read, READ_SIZE):
+    while True:
+        try:
+            block = await asyncio.to_thread(stream.read, READ_SIZE)
+        except (OSError, ValueError) as error:
+            rule = f"standard input cannot be read: {getattr(error, 'strerror', None) or error}"
+            raise InvalidInputError.for_field("PATH", "-", rule) from None
+        if not block:
+            return
         yield block
 
 
@@ -151,11 +169,14 @@ def get(
 ) -> None:
     """Write a version of NAME to standard output or to a file (-o)."""
 
+    if output is not None:
+        check_output(output)  # refused before the store is read: nothing changes
+
     async def work(store: ArtifactStore) -> None:
         reader = await store.open(name, version)
         summary = _summary(reader.manifest)
         if output is not None:
-            await _write_file(reader.stream, output)
+            await write_output(reader.stream, output)
             if as_json:
                 emit_json({**summary, "path": str(output)})
             return
@@ -176,27 +197,8 @@ def get(
     _run(state, store_url, work)
 
 
-async def _write_file(stream: AsyncIterator[bytes], target: Path) -> None:
-    """Stream into a temporary file beside `target`, renamed only once verified."""
-    directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            async for piece in stream:
-                await asyncio.to_thread(handle.write, piece)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        fsync_dir(directory)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
 def _summary(manifest: Manifest) -> dict[str, Any]:
-    data = manifest.model_dump(mode="json", exclude={"chunks", "schema_version"})
+    data = manifest.model_dump(mode="json", exclude={"chunks", "schema_version", "checksum"})
     data["chunks"] = len(manifest.chunks) if manifest.chunks is not None else None
     return data
 
@@ -297,25 +299,38 @@ def stats(state: CliState, store_url: str | None, as_json: bool) -> None:
 
 
 @artifact.command()
+@click.option("--repair", is_flag=True, help="first rebuild what an intact copy can rebuild")
 @_store_option
 @json_option
 @click.pass_obj
-def verify(state: CliState, store_url: str | None, as_json: bool) -> None:
-    """Re-hash every blob; list corrupt and missing ones (exit 1 if any)."""
+def verify(state: CliState, repair: bool, store_url: str | None, as_json: bool) -> None:
+    """Re-hash every blob and check every manifest against its blobs; list what is corrupt,
+    missing or at odds (exit 1 if any). --repair: rebuild blobs from an intact copy first."""
 
     async def work(store: ArtifactStore) -> None:
-        report = await store.verify()
+        report = await store.verify(repair=repair)
         if as_json:
             emit_json({**report.model_dump(mode="json"), "ok": report.ok})
         else:
             emit_line(f"checked {report.checked_blobs} blobs, {report.checked_versions} versions")
+            for digest in report.repaired:
+                emit_line(f"repaired: {digest}")
             for digest in report.corrupt:
                 emit_line(f"corrupt: {digest}")
             for gone in report.missing:
                 emit_line(f"missing: {gone.digest} (needed by {gone.name} v{gone.version})")
+            for bad in report.bad_manifests:
+                emit_line(f"bad manifest: {bad.name} v{bad.version}: {bad.problem}")
+            if report.unsealed_manifests:
+                emit_line(
+                    f"note: {report.unsealed_manifests} manifests predate manifest checksums; "
+                    "they were checked against their blobs instead"
+                )
         if not report.ok:
+            left = "could not be repaired" if repair else "found"
             raise IntegrityError(
-                f"verify: {len(report.corrupt)} corrupt, {len(report.missing)} missing blobs",
+                f"verify: {len(report.corrupt)} corrupt, {len(report.missing)} missing blobs, "
+                f"{len(report.bad_manifests)} bad manifests {left}",
                 corrupt=list(report.corrupt),
             )
 

@@ -13,6 +13,7 @@ import click
 from rich import progress as bars
 from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError
 
 from pit.cli._app import CliState, cli
 from pit.cli._dag_client import (
@@ -25,11 +26,13 @@ from pit.cli._dag_client import (
     run_progress,
     run_status,
     start_run,
+    stuck_reason,
 )
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.cli._workers import local_worker
 from pit.common.config import Settings
-from pit.common.errors import InvalidInputError
+from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
+from pit.common.files import parse_json
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id
 from pit.dag.loader import load_dag
@@ -101,33 +104,39 @@ async def _run(
         if no_wait:
             _print_started(handle.id, session, as_json)
             return 0
-        return await watch(session.client, handle, graph.size, as_json)
+        return await watch(session, handle, graph.size, as_json)
 
 
 async def watch(
-    client: Client, handle: WorkflowHandle[Any, DagStatus], total: int, as_json: bool
+    session: TemporalSession, handle: WorkflowHandle[Any, DagStatus], total: int, as_json: bool
 ) -> int:
-    """Follow a run to its end (a live bar on a terminal); print the final status."""
+    """Follow a run to its end (a live bar on a terminal); print the final status. A server
+    that goes away is waited for (`temporal.reconnect_timeout`); a run whose workflow task
+    keeps failing is reported as stuck instead of being waited on forever."""
+    client = session.client
     show_bar = not as_json and sys.stderr.isatty()
-    result = asyncio.ensure_future(_outcome(client, handle))
-    if show_bar:
-        console = Console(stderr=True)
-        columns = (
-            bars.TextColumn("[bold]{task.description}"),
-            bars.BarColumn(),
-            bars.MofNCompleteColumn(),
-            bars.TextColumn("{task.fields[detail]}"),
-            bars.TimeElapsedColumn(),
-        )
-        with bars.Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(handle.id, total=total, detail="")
-            while not result.done():
-                with contextlib.suppress(Exception):
-                    progress = await run_progress(client, handle.id)
-                    if progress is not None:
-                        bar.update(task, completed=progress.done, detail=_detail(progress))
-                await asyncio.wait({result}, timeout=0.5)
-    final = await result
+    result = asyncio.ensure_future(_outcome(session, handle))
+    try:
+        if show_bar:
+            console = Console(stderr=True)
+            columns = (
+                bars.TextColumn("[bold]{task.description}"),
+                bars.BarColumn(),
+                bars.MofNCompleteColumn(),
+                bars.TextColumn("{task.fields[detail]}"),
+                bars.TimeElapsedColumn(),
+            )
+            with bars.Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task(handle.id, total=total, detail="")
+                while not result.done():
+                    with contextlib.suppress(Exception):
+                        progress = await run_progress(client, handle.id)
+                        if progress is not None:
+                            bar.update(task, completed=progress.done, detail=_detail(progress))
+                    await asyncio.wait({result}, timeout=0.5)
+        final = await result
+    finally:
+        result.cancel()
     _print_status(final, as_json)
     return 0 if final.status is RunState.SUCCEEDED else EXIT_FAILED
 
@@ -141,12 +150,50 @@ def _detail(progress: Progress) -> str:
     return "  ".join(parts)
 
 
-async def _outcome(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
+async def _outcome(session: TemporalSession, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
+    """The run's final status, waiting out a server that goes away for a while."""
+    patience = session.patience(_say, what=f"waiting on run {handle.id}")
+    lost = False
+    while True:
+        try:
+            if lost:  # answers at once when the server is back; the long poll would not
+                await handle.describe()
+                patience.answered()
+                lost = False
+            return await patience.until_server_exits(_done_or_stuck(session.client, handle))
+        except (RPCError, BackendUnavailableError) as error:
+            await patience.pause(error)
+            lost = True
+
+
+async def _done_or_stuck(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
+    final = asyncio.ensure_future(_final_status(client, handle))
+    try:
+        while True:
+            done, _ = await asyncio.wait({final}, timeout=STUCK_CHECK_SECONDS)
+            if done:
+                return final.result()
+            reason = await stuck_reason(client, handle.id)
+            if reason is not None:
+                raise WorkFailedError(reason, run_id=handle.id)
+    finally:
+        final.cancel()
+
+
+STUCK_CHECK_SECONDS = 5.0
+"""How often `pit run` looks whether the run it waits on is stuck."""
+
+
+async def _final_status(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
     try:
         return await complete_status(client, await handle.result())
     except WorkflowFailureError:
         # failed or cancelled: the status query still answers from the closed run
         return await run_status(client, handle.id)
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _print_started(run_id: str, session: TemporalSession, as_json: bool) -> None:
@@ -188,8 +235,8 @@ def parse_inputs(pairs: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise InvalidInputError.for_field("--input", pair, "must be KEY=VALUE")
         try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
+            values[key] = parse_json(raw, f"--input {key}")
+        except InvalidInputError:  # not JSON (or beyond its limits): the text itself
             values[key] = raw
     return values
 
@@ -232,7 +279,7 @@ async def _cancel(settings: Settings, run_id: str) -> None:
 
 
 @dag.command("list")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @json_option
 @click.pass_obj
 def list_command(state: CliState, limit: int, as_json: bool) -> None:
@@ -287,7 +334,7 @@ async def _resume(
             reuse=reusable_nodes(earlier),
             resumed_from=run_id,
         )
-        return await watch(session.client, handle, graph.size, as_json)
+        return await watch(session, handle, graph.size, as_json)
 
 
 def _next_id(run_id: str) -> str:

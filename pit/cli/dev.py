@@ -20,9 +20,10 @@ from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.cli._workers import local_worker
 from pit.common.config import Settings
-from pit.common.errors import BackendUnavailableError, WorkFailedError
+from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.infra.temporal import TemporalSession, from_failure, open_temporal
+from pit.infra.temporal.reconnect import process_gone, wait_process_gone
 from pit.workers import pit_worker, run_until_signalled
 from pit.workers.pool_host import PoolHost, pool_config, pool_host
 from pit.workflows import CheckInput, CheckResult, CheckWorkflow
@@ -70,9 +71,31 @@ async def _dev(
             _report_check(session, settings, result, as_json)
             return
         _report_ready(session, settings, as_json, host)
-        await run_until_signalled(worker, also=_workers_of(host))
+        await _serve(session, worker, _workers_of(host))
         if not as_json:
             emit_line("stopped")
+
+
+async def _serve(session: TemporalSession, worker: Worker, also: list[Worker]) -> None:
+    """Run the workers until Ctrl-C / SIGTERM, or until the embedded server they serve is
+    gone: a worker of an embedded server that exited has nothing left to serve (exit 3)."""
+    if session.server_pid is None:  # a cluster: the workers wait out its outages
+        await run_until_signalled(worker, also=also)
+        return
+    pid = session.server_pid
+    stop = asyncio.Event()
+    server_gone = asyncio.ensure_future(wait_process_gone(pid))
+    server_gone.add_done_callback(lambda _: stop.set())
+    try:
+        await run_until_signalled(worker, stop, also=also)  # drains the workers either way
+    except Exception:
+        if not process_gone(pid):
+            raise
+        # a worker that failed because its server vanished: the server is the news
+    finally:
+        server_gone.cancel()
+    if process_gone(pid):
+        raise session.patience(lambda _: None, what="serving").server_exited()
 
 
 def _report_ready(
@@ -157,6 +180,10 @@ def check(state: CliState, timeout: float, as_json: bool) -> None:
     Without --temporal this starts the embedded server and an in-process worker.
     """
     settings = state.settings
+    if not 0 < timeout <= 3600:  # also refuses nan
+        raise InvalidInputError.for_field(
+            "--timeout", timeout, "must be more than 0 and at most 3600"
+        )
     asyncio.run(_check(settings, timeout, as_json))
 
 
@@ -223,7 +250,7 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
                 f"task queue {host.queue!r}",
                 err=True,
             )
-        await run_until_signalled(worker, also=_workers_of(host))
+        await _serve(session, worker, _workers_of(host))
 
 
 def _workers_of(host: PoolHost | None) -> list[Worker]:

@@ -12,10 +12,10 @@ import click
 from pit.artifacts.store import ArtifactStore
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.common.errors import InvalidInputError
+from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.validation import parse_duration
 from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.stale_manager import StaleManager, open_stale_manager
+from pit.infra.stale_manager import RestoreReport, StaleManager, open_stale_manager
 from pit.infra.stale_store import facts_from_store
 from pit.stale.cli_support import (
     explanation_to_dict,
@@ -23,11 +23,14 @@ from pit.stale.cli_support import (
     parse_now,
     plan_lines,
     plan_to_dict,
+    read_policy_file,
 )
 from pit.stale.policy import parse_policy
 from pit.stale.score import Scorer
 
 T = TypeVar("T")
+_NAMED = 20
+"""Versions a failed restore names in its one line (--json lists them all)."""
 
 _store_option = click.option(
     "--store",
@@ -44,7 +47,7 @@ def _run(state: CliState, store_url: str | None, work: Callable[[StaleManager], 
     settings = state.settings
 
     async def main() -> T:
-        field = "--store" if store_url else "storage.url"
+        field = "storage.url" if store_url is None else "--store"
         store: ArtifactStore = open_artifact_store(settings, store_url=store_url, field=field)
         manager = open_stale_manager(store, settings)
         try:
@@ -82,8 +85,7 @@ def plan(
 ) -> None:
     """A dry run: every action with its reason, score and bytes, and the savings. Saves the
     plan under an id for `apply`; changes nothing."""
-    policy = load_policy_file(policy_file)
-    text = policy_file.read_text()
+    policy, text = read_policy_file(policy_file)
     now = parse_now(now_text)
 
     async def work(manager: StaleManager) -> None:
@@ -219,8 +221,27 @@ def restore(
                 f"restored {plan_id}: {report.undeleted} versions back, "
                 f"{report.blobs_moved_back} blobs back in their tiers"
             )
+        if not report.complete:
+            raise WorkFailedError(_incomplete(plan_id, report), lost=list(report.lost))
 
     _run(state, store_url, work)
+
+
+def _incomplete(plan_id: str, report: RestoreReport) -> str:
+    """One line: what of a plan could not come back, and why."""
+    parts = []
+    if report.lost:
+        named = ", ".join(report.lost[:_NAMED])
+        more = f" and {len(report.lost) - _NAMED} more" if len(report.lost) > _NAMED else ""
+        parts.append(f"{len(report.lost)} versions were purged since the apply: {named}{more}")
+    if report.corrupt:
+        parts.append(
+            f"{len(report.corrupt)} blobs are corrupt and stayed in their tier "
+            f"(first {report.corrupt[0]}; see `pit artifact verify`)"
+        )
+    if report.blobs_lost:
+        parts.append(f"{report.blobs_lost} moved blobs are gone")
+    return f"restore {plan_id} is incomplete: " + "; ".join(parts)
 
 
 @stale.command()
@@ -251,12 +272,14 @@ def purge(
                     "bytes_freed": report.bytes_freed,
                     "kept_recent": report.kept_recent,
                     "removed": [f"{n}@{v}" for n, v in report.removed],
+                    "leftovers_removed": report.leftovers_removed,
                 }
             )
             return
         emit_line(
             f"purged {report.manifests_removed} versions and {report.blobs_removed} blobs "
-            f"({report.bytes_freed} bytes); {report.kept_recent} recent unreferenced blobs kept"
+            f"({report.bytes_freed} bytes); {report.kept_recent} recent unreferenced blobs kept; "
+            f"{report.leftovers_removed} leftovers of interrupted writes removed"
         )
 
     _run(state, store_url, work)

@@ -25,7 +25,7 @@ from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.common.validation import parse_duration
 from pit.infra.temporal import open_temporal
-from pit.stale.cli_support import load_policy_file
+from pit.stale.cli_support import read_policy_file
 from pit.workflows.stale import CleanupInput, CleanupProgress, StaleCleanupWorkflow
 
 
@@ -36,6 +36,7 @@ from pit.workflows.stale import CleanupInput, CleanupProgress, StaleCleanupWorkf
     "--auto-apply-under",
     default=0,
     show_default=True,
+    type=click.IntRange(0, 1_000_000),
     help="apply by itself when "
     "the plan has fewer actions than this (0: always wait for `pit stale confirm`)",
 )
@@ -58,9 +59,9 @@ def schedule(
     itself under --auto-apply-under) and reports. Needs a server that outlives this command:
     --temporal, or `pit dev` running in this directory."""
     settings = state.settings
-    load_policy_file(policy_file)  # a bad policy is refused before anything is scheduled
+    _, policy_text = read_policy_file(policy_file)  # a bad policy is refused up front
     cleanup = CleanupInput(
-        policy_text=policy_file.read_text(),
+        policy_text=policy_text,
         auto_apply_under=auto_apply_under,
         confirm_within=parse_duration(confirm_within, "--confirm-within"),
     )

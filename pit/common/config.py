@@ -8,8 +8,8 @@ start-up with one line naming the key, where it came from, the value and the rul
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,10 +17,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from pit.common.errors import ConfigError
+from pit.common.errors import ConfigError, InvalidInputError
+from pit.common.files import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    check_depth,
+    parse_json,
+    read_text,
+    shown,
+)
 from pit.common.validation import ByteSize, Duration
 
 ENV_PREFIX = "PIT_"
@@ -47,10 +55,31 @@ class TemporalSettings(_Section):
     tls_server_name: str | None = None
     api_key: SecretStr | None = None
     connect_timeout: Duration = timedelta(seconds=5)
+    reconnect_timeout: Duration = Field(
+        default=timedelta(minutes=5),
+        description="how long a command waiting on a run retries a server that went away",
+    )
     ui_port: int | None = Field(default=None, ge=1, le=65535)
     port: int | None = Field(default=None, ge=1, le=65535)
     graceful_shutdown: Duration = timedelta(seconds=30)
     max_concurrent_activities: int = Field(default=100, ge=1)
+
+    @field_validator("address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        match = _ADDRESS.fullmatch(value) if value is not None else None
+        if value is not None and (match is None or not 0 < int(match.group(1)) < 65536):
+            raise ValueError(
+                "must be HOST:PORT (a host name, an IPv4 address or [IPv6], port 1-65535)"
+            )
+        return value
+
+
+_ADDRESS = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]"  # [IPv6]
+    r"|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"  # a host name or IPv4 address
+    r":(\d{1,5})"
+)
 
 
 class StorageSettings(_Section):
@@ -112,6 +141,18 @@ class Settings(BaseSettings):
     arbitration: ArbitrationSettings = ArbitrationSettings()
     stale: StaleSettings = StaleSettings()
 
+    @field_validator("state_dir")
+    @classmethod
+    def _a_directory(cls, value: Path) -> Path:
+        # checked up front: a file in the way would otherwise surface in whichever command
+        # first creates something there, as an OSError about some file inside it
+        for place in (value, *value.parents):
+            if place.exists():
+                if not place.is_dir():
+                    raise ValueError(f"{place} exists and is not a directory")
+                break
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -156,7 +197,7 @@ def load_settings(
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX):
             path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTED))
-            _merge(merged, origins, _nest(path, _env_value(environ[name])), (), "")
+            _merge(merged, origins, _nest(path, _env_value(name, environ[name])), (), "")
             origins[path] = name
 
     for dotted, value in (overrides or {}).items():
@@ -173,22 +214,34 @@ def load_settings(
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        text = read_text(path, "--config")
+    except InvalidInputError as error:
+        raise ConfigError(error.message, field=str(path)) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}", field=str(path)) from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read: {error.strerror}", field=str(path)) from None
+    except ValueError:  # tomllib lets Python's own refusal of an over-long integer through
+        problem = f"an integer of more than {MAX_INT_DIGITS} digits"
+        raise ConfigError(f"{path}: not valid TOML: {problem}", field=str(path)) from None
+    except RecursionError:
+        problem = f"nested deeper than {MAX_DEPTH} levels"
+        raise ConfigError(f"{path}: not valid TOML: {problem}", field=str(path)) from None
+    try:
+        check_depth(data, str(path), "not valid TOML: ")
+    except InvalidInputError as error:
+        raise ConfigError(error.message, field=str(path)) from None
+    return data
 
 
-def _env_value(raw: str) -> Any:
+def _env_value(name: str, raw: str) -> Any:
     # lists and tables may be given as JSON; everything else stays a string for pydantic
-    if raw[:1] in "[{":
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw
+    if raw[:1] not in "[{":
+        return raw
+    try:
+        return parse_json(raw, name)
+    except InvalidInputError:  # left as text, pydantic says what it should have been
+        return raw
 
 
 def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -226,10 +279,10 @@ def _config_error(error: pydantic.ValidationError, origins: _Origins) -> ConfigE
     rule = rule.removeprefix("Value error, ")
     where = key if source == key else f"{key} (from {source})"
     return ConfigError(
-        f"config: {where}: {first.get('input')!r}: {rule}",
+        f"config: {where}: {shown(first.get('input'))}: {rule}",
         field=key,
         source=source,
-        value=repr(first.get("input")),
+        value=shown(first.get("input")),
         rule=rule,
     )
 

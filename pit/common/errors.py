@@ -20,6 +20,7 @@ input (nothing was changed), 3 a backend could not be reached.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -57,7 +58,7 @@ class InvalidInputError(PitError):
     @classmethod
     def for_field(cls, field: str, value: object, rule: str) -> InvalidInputError:
         """One line that names the field, the value and the rule it broke."""
-        shown = repr(value)
+        shown = safe_repr(value)
         if len(shown) > _SHOWN:
             shown = f"{shown[: _SHOWN - 20]}... ({len(shown)} characters)"
         return cls(f"{field}: {shown}: {rule}", field=field, value=_jsonable(value), rule=rule)
@@ -142,6 +143,36 @@ ERROR_TYPES: dict[str, type[PitError]] = {
 """Every error class by its code: how a code that crossed a boundary becomes a class again."""
 
 
+RAN_OUT = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+)
+"""errnos that say the machine ran out of something: the work failed, the path was fine."""
+UNREACHABLE = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+    }
+)
+"""errnos that say a backend could not be reached."""
+
+
+def os_error_exit_code(error: OSError) -> int:
+    """The exit code an OSError means: 3 a backend could not be reached (or timed out), 1
+    the machine ran out of something (or the error names no path), 2 the path is wrong
+    (ENOENT, ENOTDIR, EISDIR, EACCES, EROFS ...: the user gave it)."""
+    if isinstance(error, TimeoutError) or error.errno in UNREACHABLE:
+        return BackendUnavailableError.exit_code
+    if error.errno in RAN_OUT or error.filename is None:
+        return PitError.exit_code
+    return InvalidInputError.exit_code
+
+
 def error_type(code: str) -> type[PitError]:
     """The class for `code`; `PitError` for codes this version does not know."""
     return ERROR_TYPES.get(code, PitError)
@@ -153,8 +184,25 @@ _KEPT = 1024
 """Characters of an offending value kept in `details` (for --json)."""
 
 
+def safe_repr(value: object) -> str:
+    """`repr(value)`, except for integers too long to print (Python refuses to turn an int of
+    over 4300 digits into text): those are described by their size."""
+    if isinstance(value, int) and value.bit_length() > _LONGEST_INT_BITS:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        return repr(value)
+    except ValueError:  # a container holding such an integer
+        return f"<a {type(value).__name__} that cannot be shown>"
+
+
+_LONGEST_INT_BITS = 3000
+"""Integers longer than this (about 900 digits) are described, not printed."""
+
+
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, int | float | bool):
+    if value is None or isinstance(value, float | bool):
         return value
-    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, int) and value.bit_length() <= _LONGEST_INT_BITS:
+        return value
+    text = value if isinstance(value, str) else safe_repr(value)
     return text if len(text) <= _KEPT else text[:_KEPT] + "..."

@@ -56,11 +56,21 @@ def _durable_temp(path: Path, data: bytes) -> str:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        if isinstance(error, OSError):
+            raise naming(error, path) from None
         raise
     return temp_name
+
+
+def naming(error: OSError, path: Path | str) -> OSError:
+    """`error` with `path` as its file name when it has none (a write or fsync that failed
+    says only "No space left on device"; the user needs to know where)."""
+    if error.filename is not None:
+        return error
+    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def fsync_dir(directory: Path) -> None:
@@ -68,6 +78,8 @@ def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as error:
+        raise naming(error, directory) from None
     finally:
         os.close(fd)
 

@@ -67,7 +67,9 @@ def configure_logging(
     # (which logs at info) with their tracebacks
     logging.getLogger("temporalio").setLevel(max(logging.WARNING, root.level))
     quiet = root.level > logging.INFO
-    for name in ("temporalio.activity", "temporalio.workflow"):
+    # temporalio.core: the SDK core's own lines (retries of a server that went away; the
+    # command that waits says so itself, in one line)
+    for name in ("temporalio.activity", "temporalio.workflow", "temporalio.core"):
         logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.NOTSET)
 
 

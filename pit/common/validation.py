@@ -6,11 +6,12 @@ has a pydantic type (`Duration`, `ByteSize`) so files and settings get the same 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from pit.common.errors import InvalidInputError
 
@@ -24,6 +25,12 @@ _DURATION_UNITS: dict[str, float] = {
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_RULE = "a duration such as 250ms, 30s, 5m, 1h30m, 7d (units ms s m h d w) or seconds"
+
+MAX_SECONDS = 36_500 * 86_400
+"""The longest duration, and the largest time in seconds a file may give (100 years: 36500d).
+Longer ones overflow Python's timedelta and datetime, and Temporal's durations (Go's
+time.Duration ends at 292 years)."""
+_RANGE_RULE = "must be between 0s and 36500d (100 years)"
 
 _SIZE_UNITS: dict[str, int] = {
     "": 1,
@@ -40,6 +47,9 @@ _SIZE_UNITS: dict[str, int] = {
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 _SIZE_RULE = "a size such as 512, 64KiB, 8GiB or 1.5GB (units B KB MB GB TB KiB MiB GiB TiB)"
 
+MAX_SIZE = 2**63 - 1
+"""The largest size (8 EiB less a byte): what a signed 64-bit field on the wire can hold."""
+
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_RULE = "1 to 64 characters from A-Z a-z 0-9 _ -"
 
@@ -51,14 +61,18 @@ def parse_duration(value: object, field: str = "duration") -> timedelta:
         seconds = value.total_seconds()
     elif isinstance(value, bool):
         raise InvalidInputError.for_field(field, value, _DURATION_RULE)
+    elif isinstance(value, int) and abs(value) > MAX_SECONDS:
+        raise InvalidInputError.for_field(field, value, _RANGE_RULE)
     elif isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
         seconds = _duration_seconds(value.strip().lower(), field)
     else:
         raise InvalidInputError.for_field(field, value, _DURATION_RULE)
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+    if not math.isfinite(seconds):
         raise InvalidInputError.for_field(field, value, "must be a finite duration >= 0")
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise InvalidInputError.for_field(field, value, _RANGE_RULE)
     return timedelta(seconds=seconds)
 
 
@@ -105,12 +119,20 @@ def parse_size(value: object, field: str = "size") -> int:
         match = _SIZE.fullmatch(value.strip().lower())
         if match is None or match.group(2) not in _SIZE_UNITS:
             raise InvalidInputError.for_field(field, value, _SIZE_RULE)
-        size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+        amount = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+        if not amount <= MAX_SIZE:  # also inf, from a number too long for a float
+            raise InvalidInputError.for_field(field, value, _SIZE_RANGE_RULE)
+        size = int(amount)
     else:
         raise InvalidInputError.for_field(field, value, _SIZE_RULE)
     if size < 0:
         raise InvalidInputError.for_field(field, value, "must be >= 0 bytes")
+    if size > MAX_SIZE:
+        raise InvalidInputError.for_field(field, value, _SIZE_RANGE_RULE)
     return size
+
+
+_SIZE_RANGE_RULE = f"must be at most {MAX_SIZE} bytes (8 EiB)"
 
 
 def check_name(value: str, field: str = "name") -> str:
@@ -144,3 +166,6 @@ Duration = Annotated[
 
 ByteSize = Annotated[int, BeforeValidator(_pydantic_size)]
 """A pydantic field type: accepts 512, "64KiB", "8GiB"; holds a whole number of bytes."""
+
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+"""A pydantic field type: a time or a length of time in seconds, 0 to 100 years."""

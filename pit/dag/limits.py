@@ -1,10 +1,10 @@
 """The DAG Tracker's limits: how big a DAG, a node's inputs and a run's input may be, and what
-names and run ids look like. All are checked before anything starts (docs/dag.md#limits)."""
+names and run ids look like. All are checked before anything starts (docs/dag.md#limits); a
+DAG file's own size, encoding and nesting are the reader's (`pit.common.files`)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_json
@@ -27,10 +27,6 @@ bytes, and each is one more workflow in flight."""
 MAX_NODE_INPUTS_BYTES = 64 * 1024
 """A node's literal inputs (and a fallback's), as JSON, before references are resolved. Every
 input travels in the run's workflow input and in history; big data belongs in an artifact."""
-
-MAX_DAG_FILE_BYTES = 8 * 1024 * 1024
-"""A DAG file on disk, checked before it is parsed: 20,000 plain nodes take about 2 MB of YAML,
-and parsing is the slow part of a big DAG (about 4 s per MB of YAML here)."""
 
 MAX_RUN_INPUT_BYTES = 1536 * 1024
 """A run's workflow input as sent (the compressed DAG, `--input` values, what `resume`
@@ -61,21 +57,6 @@ def default_run_id(name: str, suffix: str) -> str:
     """`<name>-<suffix>`, always a valid run id (a name that breaks the rules is mended)."""
     stem = _NOT_RUN_ID.sub("-", name)[:MAX_NAME_CHARS] or "dag"
     return f"{stem}-{suffix}"
-
-
-def check_file_size(path: Path, field: str = "FILE") -> None:
-    """Refuse a DAG file over `MAX_DAG_FILE_BYTES` before reading it."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return  # reading it says why, in the reader's words
-    if size > MAX_DAG_FILE_BYTES:
-        raise InvalidInputError.for_field(
-            field,
-            str(path),
-            f"{size_text(size)}, over the limit of {size_text(MAX_DAG_FILE_BYTES)} for a DAG "
-            "file: keep big data in artifacts (pit artifact put) and pass references",
-        )
 
 
 def inputs_problem(inputs: Any) -> str | None:

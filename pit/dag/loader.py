@@ -7,12 +7,10 @@ from pathlib import Path
 
 from pit.common.files import read_structured
 from pit.dag.graph import DagInvalidError, Graph, parse_dag
-from pit.dag.limits import check_file_size
 
 
 def load_dag(path: Path, known_activities: Collection[str] | None = None) -> Graph:
     """Parse and check `path`; every problem is reported, one line each."""
-    check_file_size(path)
     data = read_structured(path)
     if not isinstance(data, dict):
         raise DagInvalidError([f"{path}: a DAG file is a mapping with name and nodes"])

@@ -147,9 +147,10 @@ class StatusPage(BaseModel):
 
 STATUS_PAGE = 2000
 """Nodes per `status` query page: keeps each answer far below gRPC's message limit."""
-STATUS_PAGE_BYTES = 1024 * 1024
-"""JSON per `status` page (and in a run's result) at most, one node at least: nodes with big
-outputs come a few per page, under Temporal's 2 MB payload cap."""
+STATUS_PAGE_BYTES = 256 * 1024
+"""JSON per `status` page (and in a run's result) at most, one node at least: under Temporal's
+512 KiB payload warning and the claim check's threshold, so a run's result stays in history;
+nodes with big outputs come a few per page."""
 
 
 def status_page(nodes: dict[str, NodeStatus], page: StatusPage) -> dict[str, NodeStatus]:

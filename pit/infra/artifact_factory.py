@@ -29,11 +29,11 @@ def open_blob_store(
     if scheme == "" or (len(scheme) == 1 and url[1:2] == ":"):  # a path (or a drive letter)
         if not url.strip():
             raise InvalidInputError.for_field(field, url, _SCHEME_RULE)
-        return _local(Path(url))
+        return _local(Path(url), url, field)
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise InvalidInputError.for_field(field, url, "a file URL is file:///absolute/path")
-        return _local(Path(unquote(parts.path)))
+        return _local(Path(unquote(parts.path)), url, field)
     if scheme == "s3":
         if not parts.netloc:
             raise InvalidInputError.for_field(field, url, "an S3 store is s3://bucket/prefix")
@@ -49,18 +49,32 @@ def open_blob_store(
     raise InvalidInputError.for_field(field, url, f"unknown scheme {scheme!r}: {_SCHEME_RULE}")
 
 
-def _local(root: Path) -> BlobStore:
+def _local(root: Path, url: str, field: str) -> BlobStore:
+    """The store in directory `root`, which need not exist yet; a path that is (or runs
+    through) something other than a directory is refused up front."""
     from pit.infra.blob_local import LocalBlobStore
 
+    existing = root
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        is_dir = existing.is_dir()
+    except OSError as error:  # a name too long, a directory that cannot be searched
+        raise InvalidInputError.for_field(field, url, f"cannot be used: {error.strerror}") from None
+    if existing.exists() and not is_dir:
+        where = "is a file" if existing == root else f"runs through the file {existing}"
+        raise InvalidInputError.for_field(field, url, f"a store is a directory; this path {where}")
     return LocalBlobStore(root)
 
 
 def open_artifact_store(
     settings: Settings, *, store_url: str | None = None, field: str = "storage.url"
 ) -> ArtifactStore:
-    """The artifact store the settings describe (`store_url` overrides `storage.url`), with
-    the search index of `search.url` (SQLite under the state dir by default)."""
-    blobs = open_blob_store(store_url or default_store_url(settings), settings, field=field)
+    """The artifact store the settings describe (`store_url` overrides `storage.url`; an
+    empty one is refused, it never means the default), with the search index of
+    `search.url` (SQLite under the state dir by default)."""
+    url = default_store_url(settings) if store_url is None else store_url
+    blobs = open_blob_store(url, settings, field=field)
     index = open_index(
         settings.search.url, settings.state_dir, index_prefix=settings.search.index_prefix
     )

@@ -5,12 +5,18 @@
     <root>/tiers/cold/sha256/<2>/<2>/<64 hex>.zst     content in the cold tier, zstd-compressed
     <root>/manifests/<name>/@v/<version:010d>.json    manifests, created with O_EXCL semantics
     <root>/tombstones/<name>/@v/<version:010d>.json   soft deletes, created with O_EXCL semantics
-    <root>/tmp/                                       writes in progress (never read)
+    <root>/tmp/                                       writes in progress (never read); purge
+                                                      removes what is left there a day later
 
 A blob lives in one tier; a move writes the new copy completely before removing the old one,
-and a read probes hot, warm, cold and probes again if the blob moved under it.
+and a read probes hot, warm, cold and probes again if the blob moved under it. Nothing below
+the root is reached through a symbolic link (`pit.infra.store_tree`).
 
-`@` cannot appear in an artifact name, so `a/b`'s versions never collide with artifact `a/b/c`.
+A put of bytes that are stored already compares them with the stored copy (cheaper than
+hashing it again, and as safe: the new bytes were hashed on the way in); a copy that differs
+is rewritten from the new bytes.
+
+Manifests and tombstones: `pit.infra.local_records`.
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,17 +32,31 @@ from typing import BinaryIO
 import zstandard
 
 from pit.artifacts.blob_port import BLOB_TIERS, BlobInfo, BlobSource, BlobTier
-from pit.artifacts.hashing import READ_SIZE, StreamHasher, hex_of, verified
-from pit.artifacts.manifest import Manifest, parse_manifest
-from pit.artifacts.names import check_artifact_name, check_digest, check_storage_class
-from pit.artifacts.tombstone import Tombstone, parse_tombstone
+from pit.artifacts.hashing import StreamHasher, hex_of, verified
+from pit.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, manifest_bytes, parse_manifest
+from pit.artifacts.names import check_digest, check_storage_class
+from pit.artifacts.tombstone import MAX_TOMBSTONE_BYTES, Tombstone, parse_tombstone
 from pit.common.errors import ConflictError, NotFoundError
-from pit.common.fs import create_exclusive, fsync_dir
+from pit.common.logging import get_logger
+from pit.infra.blob_files import (
+    COLD_SUFFIX,
+    file_blocks,
+    hashes_to,
+    plain_blocks,
+    same_content,
+    touch,
+)
+from pit.infra.local_records import LocalRecords
+from pit.infra.os_errors import os_errors
+from pit.infra.store_tree import TMP, StoreTree
 
-VERSIONS_DIR = "@v"
-COLD_SUFFIX = ".zst"
+log = get_logger("pit.artifacts")
 ZSTD_LEVEL = 10
 """Cold blobs are written rarely and read seldom: spend CPU for bytes."""
+_HEX = frozenset("0123456789abcdef")
+
+Place = tuple[tuple[str, ...], str]
+"""A file in the store: its directory's components and its name."""
 
 
 class LocalBlobStore:
@@ -46,314 +65,295 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.url = root.as_uri() if root.is_absolute() else str(root)
-        self._blobs = root / "blobs" / "sha256"
-        self._manifests = root / "manifests"
-        self._tombstones = root / "tombstones"
-        self._tmp = root / "tmp"
-        self._tier_roots: dict[BlobTier, Path] = {
-            "hot": self._blobs,
-            "warm": root / "tiers" / "warm" / "sha256",
-            "cold": root / "tiers" / "cold" / "sha256",
-        }
+        self._tree = StoreTree(root)
+        self._manifests = LocalRecords(self._tree, "manifests")
+        self._tombstones = LocalRecords(self._tree, "tombstones")
+
+    def _io(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return os_errors(self.url, what)
+
+    async def exists(self) -> bool:
+        return await asyncio.to_thread(self.root.is_dir)
 
     # blobs
 
-    def _blob_path(self, digest: str, tier: BlobTier = "hot") -> Path:
+    @staticmethod
+    def _tier_dir(tier: BlobTier) -> tuple[str, ...]:
+        return ("blobs", "sha256") if tier == "hot" else ("tiers", tier, "sha256")
+
+    def _blob_place(self, digest: str, tier: BlobTier) -> Place:
         hex_digits = hex_of(check_digest(digest))
         leaf = hex_digits + (COLD_SUFFIX if tier == "cold" else "")
-        return self._tier_roots[tier] / hex_digits[:2] / hex_digits[2:4] / leaf
+        return (*self._tier_dir(tier), hex_digits[:2], hex_digits[2:4]), leaf
 
-    def _find(self, digest: str) -> tuple[BlobTier, Path] | None:
-        """Where the blob is now; probed twice, so a blob moving warmer (new copy written,
-        old removed between two probes) is still found."""
+    def _open_copy(self, digest: str) -> tuple[BlobTier, BinaryIO] | None:
+        """The blob's file, open, and its tier; probed twice, so a blob moving warmer (new
+        copy written, old removed between two probes) is still found."""
         for _ in range(2):
             for tier in BLOB_TIERS:
-                path = self._blob_path(digest, tier)
-                if path.exists():
-                    return tier, path
+                try:
+                    return tier, self._tree.open_read(*self._blob_place(digest, tier))
+                except FileNotFoundError:
+                    continue
         return None
-
-    def _touch(self, digest: str) -> bool:
-        """Mark an existing blob as just written (a deduplicated put): purge never sweeps a
-        blob touched after its mark. False if the blob is absent."""
-        for _ in range(2):
-            found = self._find(digest)
-            if found is None:
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(found[1])
-                return True
-        return False
 
     async def put_blob(
         self, digest: str, content: BlobSource, *, storage_class: str | None = None
     ) -> bool:
-        path = self._blob_path(digest)
+        check_digest(digest)
         if storage_class is not None:
             check_storage_class(storage_class)  # one local tier: accepted and recorded only
-        if await asyncio.to_thread(self._touch, digest):
-            return False
-        if isinstance(content, bytes):
-            return await asyncio.to_thread(self._write_blob, path, digest, [content])
-        handle, temp = await asyncio.to_thread(self._open_temp)
-        hasher = StreamHasher()
-        try:
-            async for piece in content:
-                hasher.update(piece)
-                await asyncio.to_thread(handle.write, piece)
-            await asyncio.to_thread(self._finish, handle, temp, path, digest, hasher)
-        except BaseException:
-            handle.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        with self._io(f"store blob {digest}"):
+            if isinstance(content, bytes):
+                return await asyncio.to_thread(self._put_bytes, digest, content)
+            return await self._put_stream(digest, content)
+
+    def _put_bytes(self, digest: str, data: bytes) -> bool:
+        found = self._open_copy(digest)
+        if found is None:
+            self._write_copy(digest, [data], "hot")
+            return True
+        tier, handle = found
+        with handle:
+            same = same_content(handle, tier, digest, [data])
+            if same and touch(handle):
+                return False
+        # removed between the probe and the touch: write it again; different: rewrite it
+        self._write_copy(digest, [data], "hot" if same else tier)
+        if not same:
+            log.warning("blob %s did not match its digest; rewritten from new bytes", digest)
         return True
 
-    def _open_temp(self) -> tuple[BinaryIO, str]:
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="blob.")
-        return os.fdopen(fd, "wb"), name
-
-    def _write_blob(self, path: Path, digest: str, pieces: list[bytes]) -> bool:
-        handle, temp = self._open_temp()
+    async def _put_stream(self, digest: str, content: AsyncIterable[bytes]) -> bool:
+        handle, temp = await asyncio.to_thread(self._tree.new_temp, "blob.")
         hasher = StreamHasher()
         try:
-            for piece in pieces:
-                hasher.update(piece)
-                handle.write(piece)
-            self._finish(handle, temp, path, digest, hasher)
-        except BaseException:
-            handle.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+            with handle:
+                async for piece in content:
+                    hasher.update(piece)
+                    await asyncio.to_thread(handle.write, piece)
+                hasher.require(digest, "blob not stored")
+                await asyncio.to_thread(handle.flush)
+                return await asyncio.to_thread(self._settle, digest, handle, temp)
+        finally:
+            await asyncio.to_thread(self._tree.discard_temp, temp)
+
+    def _settle(self, digest: str, written: BinaryIO, temp: str) -> bool:
+        """A streamed blob, verified in `tmp/`: dropped if an identical copy is stored, else
+        put in place (in the tier of a copy that turned out to differ)."""
+        found = self._open_copy(digest)
+        tier: BlobTier = "hot"
+        if found is not None:
+            tier, stored = found
+            with stored, self._tree.open_read(TMP, temp) as fresh:
+                same = same_content(stored, tier, digest, file_blocks(fresh))
+                if same and touch(stored):
+                    return False
+            if same:
+                tier = "hot"  # removed between the probe and the touch: write it again
+            else:
+                log.warning("blob %s did not match its digest; rewritten from new bytes", digest)
+        if tier == "hot":
+            os.fsync(written.fileno())
+            self._tree.publish(temp, *self._blob_place(digest, "hot"))
+            return True
+        with self._tree.open_read(TMP, temp) as fresh:
+            self._write_copy(digest, file_blocks(fresh), tier)
         return True
 
-    @staticmethod
-    def _finish(
-        handle: BinaryIO,
-        temp: str,
-        path: Path,
-        digest: str,
-        hasher: StreamHasher,
-    ) -> None:
-        hasher.require(digest, "blob not stored")
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, path)
-        fsync_dir(path.parent)
+    def _write_copy(self, digest: str, blocks: Iterable[bytes], tier: BlobTier) -> None:
+        """Write `blocks` as the blob's copy in `tier` (compressed in cold): hashed as they
+        go, IntegrityError and nothing stored if they do not hash to `digest`."""
+        out, temp = self._tree.new_temp("blob.")
+        hasher = StreamHasher()
+        try:
+            with out:
+                if tier == "cold":
+                    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+                    with compressor.stream_writer(out, closefd=False) as writer:
+                        for block in blocks:
+                            hasher.update(block)
+                            writer.write(block)
+                else:
+                    for block in blocks:
+                        hasher.update(block)
+                        out.write(block)
+                hasher.require(digest, "blob not stored")
+                out.flush()
+                os.fsync(out.fileno())
+            self._tree.publish(temp, *self._blob_place(digest, tier))
+        finally:
+            self._tree.discard_temp(temp)
 
     async def open_blob(self, digest: str) -> AsyncIterator[bytes]:
+        check_digest(digest)
         async for piece in verified(self._read(digest), digest, f"blob {digest}"):
             yield piece
 
-    def _open(self, digest: str) -> tuple[BlobTier, BinaryIO]:
-        for _ in range(2):
-            found = self._find(digest)
-            if found is None:
-                break
-            with contextlib.suppress(FileNotFoundError):  # moved between probe and open
-                return found[0], found[1].open("rb")
-        raise NotFoundError(f"blob {digest} is missing from {self.url}")
-
     async def _read(self, digest: str) -> AsyncIterator[bytes]:
-        tier, handle = await asyncio.to_thread(self._open, digest)
-        try:
-            if tier == "cold":
-                reader = zstandard.ZstdDecompressor().stream_reader(handle, closefd=False)
-                with reader:
-                    while block := await asyncio.to_thread(reader.read, READ_SIZE):
-                        yield block
-                return
-            while block := await asyncio.to_thread(handle.read, READ_SIZE):
-                yield block
-        finally:
-            handle.close()
+        with self._io(f"read blob {digest}"):
+            found = await asyncio.to_thread(self._open_copy, digest)
+            if found is None:
+                raise NotFoundError(f"blob {digest} is missing from {self.url}")
+            tier, handle = found
+            try:
+                blocks = plain_blocks(handle, tier, digest)
+                while (block := await asyncio.to_thread(next, blocks, b"")) != b"":
+                    yield block
+            finally:
+                handle.close()
 
     async def has_blob(self, digest: str) -> bool:
-        return await asyncio.to_thread(self._find, digest) is not None
+        with self._io(f"look up blob {digest}"):
+            found = await asyncio.to_thread(self._open_copy, digest)
+        if found is None:
+            return False
+        found[1].close()
+        return True
 
     async def delete_blob(self, digest: str) -> None:
-        await asyncio.to_thread(self._remove_everywhere, digest)
+        with self._io(f"delete blob {digest}"):
+            await asyncio.to_thread(self._remove_everywhere, digest)
 
     def _remove_everywhere(self, digest: str) -> None:
         for tier in BLOB_TIERS:
-            with contextlib.suppress(FileNotFoundError):
-                self._blob_path(digest, tier).unlink()
+            self._tree.unlink(*self._blob_place(digest, tier))
 
     async def delete_blobs(self, digests: Sequence[str]) -> None:
         for digest in digests:
             await self.delete_blob(digest)
 
     async def move_blob(self, digest: str, tier: BlobTier) -> BlobInfo:
-        return await asyncio.to_thread(self._move, digest, tier)
+        with self._io(f"move blob {digest}"):
+            return await asyncio.to_thread(self._move, digest, tier)
 
     def _move(self, digest: str, tier: BlobTier) -> BlobInfo:
-        source_tier, handle = self._open(digest)
-        target = self._blob_path(digest, tier)
+        found = self._open_copy(digest)
+        if found is None:
+            raise NotFoundError(f"blob {digest} is missing from {self.url}")
+        source_tier, handle = found
+        with handle:
+            if source_tier != tier:
+                self._write_copy(digest, plain_blocks(handle, source_tier, digest), tier)
         if source_tier != tier:
-            with handle:
-                self._copy_into_tier(handle, source_tier, digest, target)
             # the new copy is complete and durable: only now does the old one go
-            with contextlib.suppress(FileNotFoundError):
-                self._blob_path(digest, source_tier).unlink()
-        else:
-            handle.close()
-        return self._info(digest, tier, target)
+            self._tree.unlink(*self._blob_place(digest, source_tier))
+        return self._info(digest, tier)
 
-    def _copy_into_tier(
-        self, source: BinaryIO, source_tier: BlobTier, digest: str, target: Path
-    ) -> None:
-        out, temp = self._open_temp()
-        hasher = StreamHasher()
-        try:
-            if target.name.endswith(COLD_SUFFIX):
-                compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-                with compressor.stream_writer(out, closefd=False) as writer:
-                    for block in _plain_blocks(source, source_tier):
-                        hasher.update(block)
-                        writer.write(block)
-            else:
-                for block in _plain_blocks(source, source_tier):
-                    hasher.update(block)
-                    out.write(block)
-            self._finish(out, temp, target, digest, hasher)
-        except BaseException:
-            out.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+    def _info(self, digest: str, tier: BlobTier) -> BlobInfo:
+        status = self._tree.lstat(*self._blob_place(digest, tier))
+        if status is None:
+            raise NotFoundError(f"blob {digest} is missing from {self.url}")
+        return BlobInfo(digest, status.st_size, tier, datetime.fromtimestamp(status.st_mtime, UTC))
 
-    @staticmethod
-    def _info(digest: str, tier: BlobTier, path: Path) -> BlobInfo:
-        stat = path.stat()
-        return BlobInfo(digest, stat.st_size, tier, datetime.fromtimestamp(stat.st_mtime, UTC))
+    async def repair_blob(self, digest: str) -> bool:
+        with self._io(f"repair blob {digest}"):
+            return await asyncio.to_thread(self._repair_from_copy, digest)
+
+    def _repair_from_copy(self, digest: str) -> bool:
+        """Rewrite every copy of the blob that does not hash to its digest from one that does
+        (two copies exist when a tier move was interrupted); False if there is no such pair."""
+        healthy: list[BlobTier] = []
+        broken: list[BlobTier] = []
+        for tier in BLOB_TIERS:
+            try:
+                handle = self._tree.open_read(*self._blob_place(digest, tier))
+            except FileNotFoundError:
+                continue
+            with handle:
+                (healthy if hashes_to(handle, tier, digest) else broken).append(tier)
+        if not healthy or not broken:
+            return False
+        for tier in broken:
+            with self._tree.open_read(*self._blob_place(digest, healthy[0])) as source:
+                self._write_copy(digest, plain_blocks(source, healthy[0], digest), tier)
+        log.warning("blob %s: %s copy rewritten from the %s copy", digest, broken, healthy[0])
+        return True
 
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
-        for info in await asyncio.to_thread(self._scan_blobs):
+        with self._io("list blobs"):
+            found = await asyncio.to_thread(self._scan_blobs)
+        for info in found:
             yield info
 
     def _scan_blobs(self) -> list[BlobInfo]:
         found: dict[str, BlobInfo] = {}
         for tier in BLOB_TIERS:
-            base = self._tier_roots[tier]
-            if not base.is_dir():
-                continue
-            for first in sorted(base.iterdir()):
-                for second in sorted(first.iterdir()):
-                    for entry in sorted(second.iterdir()):
-                        digest = "sha256:" + entry.name.removesuffix(COLD_SUFFIX)
-                        with contextlib.suppress(FileNotFoundError):  # moved while listed
-                            found.setdefault(digest, self._info(digest, tier, entry))
+            base = self._tier_dir(tier)
+            suffix = COLD_SUFFIX if tier == "cold" else ""
+            for first in self._tree.subdirectories(base):
+                for second in self._tree.subdirectories((*base, first)):
+                    for name, status in self._tree.files((*base, first, second)):
+                        hex_digits = name.removesuffix(suffix) if name.endswith(suffix) else ""
+                        if len(hex_digits) != 64 or not _HEX.issuperset(hex_digits):
+                            continue  # not a blob this store wrote: never read, never listed
+                        modified = datetime.fromtimestamp(status.st_mtime, UTC)
+                        digest = "sha256:" + hex_digits
+                        found.setdefault(digest, BlobInfo(digest, status.st_size, tier, modified))
         return [found[digest] for digest in sorted(found)]
 
-    # manifests
+    async def remove_leftovers(self, before: datetime) -> int:
+        with self._io("clean tmp/"):
+            return await asyncio.to_thread(self._tree.remove_older, TMP, before.timestamp())
 
-    def _versions_dir(self, name: str) -> Path:
-        return self._manifests / check_artifact_name(name) / VERSIONS_DIR
+    # manifests and tombstones
 
     async def create_manifest(self, manifest: Manifest) -> None:
-        path = self._versions_dir(manifest.name) / f"{manifest.version:010d}.json"
-        data = manifest.model_dump_json(indent=2).encode() + b"\n"
-        if not await asyncio.to_thread(create_exclusive, path, data):
-            raise ConflictError(
-                f"{manifest.name} v{manifest.version} already exists",
-                name=manifest.name,
-                version=manifest.version,
-            )
+        name, version = manifest.name, manifest.version
+        data = manifest_bytes(manifest)
+        with self._io(f"create manifest of {name} v{version}"):
+            created = await asyncio.to_thread(self._manifests.create, name, version, data)
+        if not created:
+            raise ConflictError(f"{name} v{version} already exists", name=name, version=version)
 
     async def get_manifest(self, name: str, version: int) -> Manifest:
-        path = self._versions_dir(name) / f"{version:010d}.json"
-        try:
-            data = await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            raise NotFoundError(f"{name} v{version} does not exist", name=name) from None
-        return parse_manifest(data, f"{name} v{version}")
+        with self._io(f"read manifest of {name} v{version}"):
+            data = await asyncio.to_thread(self._manifests.read, name, version, MAX_MANIFEST_BYTES)
+        if data is None:
+            raise NotFoundError(f"{name} v{version} does not exist", name=name)
+        return parse_manifest(data, f"{name} v{version}", name=name, version=version)
 
     async def list_versions(self, name: str) -> list[int]:
-        directory = self._versions_dir(name)
-        try:
-            entries = await asyncio.to_thread(os.listdir, directory)
-        except FileNotFoundError:
-            return []
-        return sorted(int(entry[:-5]) for entry in entries if _is_manifest_file(entry))
+        with self._io(f"list versions of {name}"):
+            return await asyncio.to_thread(self._manifests.versions, name)
 
     async def list_names(self) -> AsyncIterator[str]:
-        for name in await asyncio.to_thread(self._scan_names):
+        with self._io("list artifacts"):
+            found = await asyncio.to_thread(self._manifests.names)
+        for name in found:
             yield name
 
-    def _scan_names(self) -> list[str]:
-        names: list[str] = []
-        for directory, subdirs, _ in os.walk(self._manifests):
-            if VERSIONS_DIR in subdirs:
-                subdirs.remove(VERSIONS_DIR)
-                names.append(Path(directory).relative_to(self._manifests).as_posix())
-        return sorted(names)
-
     async def delete_manifests(self, keys: Sequence[tuple[str, int]]) -> None:
-        for name, version in keys:
-            path = self._versions_dir(name) / f"{version:010d}.json"
-            with contextlib.suppress(FileNotFoundError):
-                await asyncio.to_thread(path.unlink)
-
-    # tombstones
-
-    def _tombstone_path(self, name: str, version: int) -> Path:
-        return self._tombstones / check_artifact_name(name) / VERSIONS_DIR / f"{version:010d}.json"
+        with self._io("delete manifests"):
+            await asyncio.to_thread(self._manifests.delete, keys)
 
     async def create_tombstone(self, tombstone: Tombstone) -> None:
-        path = self._tombstone_path(tombstone.name, tombstone.version)
+        name, version = tombstone.name, tombstone.version
         data = tombstone.model_dump_json(indent=2).encode() + b"\n"
-        if not await asyncio.to_thread(create_exclusive, path, data):
-            raise ConflictError(
-                f"{tombstone.name} v{tombstone.version} is deleted already",
-                name=tombstone.name,
-                version=tombstone.version,
-            )
+        with self._io(f"create tombstone of {name} v{version}"):
+            created = await asyncio.to_thread(self._tombstones.create, name, version, data)
+        if not created:
+            raise ConflictError(f"{name} v{version} is deleted already", name=name, version=version)
 
     async def deleted_versions(self, name: str) -> set[int]:
-        directory = self._tombstones / check_artifact_name(name) / VERSIONS_DIR
-        try:
-            entries = await asyncio.to_thread(os.listdir, directory)
-        except FileNotFoundError:
-            return set()
-        return {int(entry[:-5]) for entry in entries if _is_manifest_file(entry)}
+        with self._io(f"list tombstones of {name}"):
+            return set(await asyncio.to_thread(self._tombstones.versions, name))
 
     async def list_tombstones(self) -> AsyncIterator[Tombstone]:
-        for path in await asyncio.to_thread(lambda: list(self._tombstone_files())):
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-            except FileNotFoundError:
-                continue  # restored or purged while listed
-            yield parse_tombstone(data, str(path.relative_to(self._tombstones)))
-
-    def _tombstone_files(self) -> Iterator[Path]:
-        for directory, subdirs, files in sorted(os.walk(self._tombstones)):
-            subdirs.sort()
-            if Path(directory).name == VERSIONS_DIR:
-                yield from (Path(directory) / f for f in sorted(files) if _is_manifest_file(f))
+        with self._io("list tombstones"):
+            names = await asyncio.to_thread(self._tombstones.names)
+        for name in names:
+            for version in sorted(await self.deleted_versions(name)):
+                with self._io(f"read tombstone of {name} v{version}"):
+                    data = await asyncio.to_thread(
+                        self._tombstones.read, name, version, MAX_TOMBSTONE_BYTES
+                    )
+                if data is not None:  # else restored or purged while listed
+                    yield parse_tombstone(data, f"{name} v{version}")
 
     async def delete_tombstones(self, keys: Sequence[tuple[str, int]]) -> None:
-        for name, version in keys:
-            with contextlib.suppress(FileNotFoundError):
-                await asyncio.to_thread(self._tombstone_path(name, version).unlink)
+        with self._io("delete tombstones"):
+            await asyncio.to_thread(self._tombstones.delete, keys)
 
     async def close(self) -> None:
         return None
-
-
-def _plain_blocks(handle: BinaryIO, tier: BlobTier) -> Iterator[bytes]:
-    """The uncompressed bytes of a blob file of `tier`, block by block."""
-    if tier == "cold":
-        reader = zstandard.ZstdDecompressor().stream_reader(handle, closefd=False)
-        while block := reader.read(READ_SIZE):
-            yield block
-        return
-    while block := handle.read(READ_SIZE):
-        yield block
-
-
-def _is_manifest_file(entry: str) -> bool:
-    return entry.endswith(".json") and entry[:-5].isdigit() and not entry.startswith(".")

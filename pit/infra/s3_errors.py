@@ -1,9 +1,10 @@
-"""botocore failures as Pit errors, for every S3 call the blob store makes."""
+"""botocore failures as Pit errors, and the deadline, for every S3 call the blob store makes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
@@ -43,3 +44,18 @@ def s3_errors(url: str, bucket: str, what: str) -> Iterator[None]:
         raise BackendUnavailableError(f"{url}: {what}: {error}") from None
     except (TimeoutError, OSError) as error:
         raise BackendUnavailableError(f"{url}: {what}: {error}") from None
+
+
+@contextlib.asynccontextmanager
+async def s3_call(url: str, bucket: str, what: str, deadline: float) -> AsyncIterator[None]:
+    """`s3_errors`, and a hard bound on the whole call: botocore's own timeouts apply to each
+    attempt, and retries multiply them; past `deadline` seconds the call is abandoned as a
+    `BackendUnavailableError`, whatever it was waiting for."""
+    try:
+        async with asyncio.timeout(deadline):
+            with s3_errors(url, bucket, what):
+                yield
+    except TimeoutError:
+        raise BackendUnavailableError(
+            f"{url}: {what}: no answer within {deadline:g} s", url=url
+        ) from None

@@ -58,9 +58,19 @@ class RestoreReport:
     plan_id: str
     undeleted: int
     blobs_moved_back: int
+    lost: tuple[str, ...] = ()
+    """Versions the plan deleted that could not come back (purged meanwhile), `name@v`."""
+    blobs_lost: int = 0
+    """Blobs the plan moved that are gone, so they could not be moved back."""
+    corrupt: tuple[str, ...] = ()
+    """Blobs that could not be moved back because their copy is corrupt."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.lost and not self.blobs_lost and not self.corrupt
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {**vars(self), "lost": list(self.lost), "corrupt": list(self.corrupt)}
 
 
 class StaleManager:
@@ -125,7 +135,7 @@ class StaleManager:
         report.deleted = [f"{n}@{v}" for n, v in sorted(deleted)]
         moving = [item for item in checked.items if item.action is not Action.DELETE]
         moves, held = _blob_moves(moving, facts, by_key, blobs, deleted)
-        done = await lifecycle.move_blobs(self.store, moves)
+        outcome = await lifecycle.move_blobs(self.store, moves)
         report.blob_moves = [
             MovedBlob(
                 digest=m.digest,
@@ -134,10 +144,14 @@ class StaleManager:
                 bytes_before=m.bytes_before,
                 bytes_after=m.bytes_after,
             )
-            for m in done
+            for m in outcome.done
         ]
         for item in moving:
-            if (item.name, item.version) in held:
+            corrupt = set(by_key[(item.name, item.version)].blob_digests) & set(outcome.corrupt)
+            if corrupt:
+                why = f"blob {min(corrupt)} is corrupt: not moved (see `pit artifact verify`)"
+                report.skipped.append(_skipped(item, why))
+            elif (item.name, item.version) in held:
                 report.skipped.append(_skipped(item, held[(item.name, item.version)]))
             else:
                 report.moved.append(f"{item.name}@{item.version}")
@@ -170,7 +184,8 @@ class StaleManager:
         return placement_savings(placement, self.prices).to_dict()
 
     async def restore(self, plan_id: str, now: datetime) -> RestoreReport:
-        """Undo an apply completely: tombstones removed, blobs back in their tiers."""
+        """Undo an apply completely: tombstones removed, blobs back in their tiers. What a
+        purge removed meanwhile cannot come back: the report names it (`lost`)."""
         self.plans.load(plan_id)
         journal = self.plans.journal(plan_id)
         if journal is None or journal.restored_at is not None:
@@ -188,10 +203,30 @@ class StaleManager:
             (BlobInfo(m.digest, m.bytes_after, _tier(m.to_tier)), _tier(m.from_tier))
             for m in journal.moved
         ]
-        moved = await lifecycle.move_blobs(self.store, back)
+        outcome = await lifecycle.move_blobs(self.store, back)
+        lost = await self._lost(journal.deleted, {t.key for t in mine})
         journal.restored_at = now
         self.plans.save_journal(journal)
-        return RestoreReport(plan_id=plan_id, undeleted=undeleted, blobs_moved_back=len(moved))
+        return RestoreReport(
+            plan_id=plan_id,
+            undeleted=undeleted,
+            blobs_moved_back=len(outcome.done),
+            lost=tuple(f"{name}@{version}" for name, version in lost),
+            blobs_lost=len(back) - len(outcome.done) - len(outcome.corrupt),
+            corrupt=tuple(outcome.corrupt),
+        )
+
+    async def _lost(
+        self, deleted: list[tuple[str, int]], back: set[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """The versions of `deleted` that neither came back now nor still exist."""
+        lost = []
+        for name, version in deleted:
+            if (name, version) in back:
+                continue
+            if version not in await self.store.blobs.list_versions(name):
+                lost.append((name, version))
+        return lost
 
     async def purge(
         self, now: datetime, *, min_blob_age: timedelta = timedelta(hours=1)

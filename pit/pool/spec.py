@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pit.common.validation import ByteSize, Duration, check_name
+from pit.common.validation import ByteSize, Duration, Seconds, check_name
 
 
 class _Spec(BaseModel):
@@ -56,7 +56,7 @@ class ModelSpec(_Spec):
 
     id: str
     memory_bytes: ByteSize = Field(gt=0)
-    load_seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    load_seconds: Seconds = 0.0
     """Expected load time: what the simulated loader takes, and the prewarm lead time."""
     loader: LoaderSpec = SimulatedLoaderSpec()
 

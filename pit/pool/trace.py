@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from pit.common.errors import InvalidInputError
+from pit.common.files import MAX_TRACE_BYTES, parse_json, read_structured, read_text
+from pit.common.validation import Seconds
 from pit.pool.spec import ModelSpec
 
 
@@ -19,10 +19,10 @@ class TraceEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    t: float = Field(ge=0, allow_inf_nan=False)
+    t: Seconds
     model: str
     session: str | None = None
-    hold: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    hold: Seconds = 0.0
 
 
 class _ModelsFile(BaseModel):
@@ -38,14 +38,6 @@ def _first_error(where: str, error: pydantic.ValidationError) -> InvalidInputErr
     rule = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
     rule = rule.removeprefix("Value error, ")
     return InvalidInputError.for_field(field, first.get("input"), rule)
-
-
-def _read_text(path: Path, name: str) -> str:
-    try:
-        return path.read_text()
-    except OSError as error:
-        rule = f"cannot be read: {error.strerror}"
-        raise InvalidInputError.for_field(name, str(path), rule) from None
 
 
 def parse_models(data: Any, where: str = "models") -> tuple[ModelSpec, ...]:
@@ -66,13 +58,7 @@ def parse_models(data: Any, where: str = "models") -> tuple[ModelSpec, ...]:
 
 
 def read_models(path: Path, field: str = "--models") -> tuple[ModelSpec, ...]:
-    text = _read_text(path, field)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InvalidInputError.for_field(str(path), "YAML", f"not valid YAML: {problem}") from None
-    return parse_models(data, str(path))
+    return parse_models(read_structured(path, field), str(path))
 
 
 def parse_trace(lines: list[str], known: set[str], where: str = "trace") -> list[TraceEvent]:
@@ -84,10 +70,7 @@ def parse_trace(lines: list[str], known: set[str], where: str = "trace") -> list
             continue
         at = f"{where}:{number}"
         try:
-            event = TraceEvent.model_validate(json.loads(line))
-        except json.JSONDecodeError as error:
-            rule = f"not JSON: {error.msg}"
-            raise InvalidInputError.for_field(at, line.strip()[:60], rule) from None
+            event = TraceEvent.model_validate(parse_json(line, at))
         except pydantic.ValidationError as error:
             raise _first_error(at, error) from None
         if event.model not in known:
@@ -102,4 +85,5 @@ def parse_trace(lines: list[str], known: set[str], where: str = "trace") -> list
 
 
 def read_trace(path: Path, known: set[str]) -> list[TraceEvent]:
-    return parse_trace(_read_text(path, "--trace").splitlines(), known, str(path))
+    text = read_text(path, "--trace", MAX_TRACE_BYTES)
+    return parse_trace(text.splitlines(), known, str(path))

@@ -6,15 +6,13 @@ The CLI module stays a thin layer: it parses flags, gathers facts through the st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pit.common.errors import InvalidInputError
+from pit.common.files import MAX_JSON_BYTES, is_json, parse_json, parse_yaml, read_text
 from pit.stale.facts import VersionFacts
 from pit.stale.plan import Plan, Recheck, make_plan, to_jsonable
 from pit.stale.policy import Policy, PolicyInvalidError, parse_policy
@@ -24,21 +22,26 @@ from pit.stale.tiers import PriceTable, Savings, placement_savings
 
 def load_policy_file(path: Path) -> Policy:
     """Parse a YAML (or .json) policy file; every problem is reported, one line each."""
+    return read_policy_file(path)[0]
+
+
+def read_policy_file(path: Path) -> tuple[Policy, str]:
+    """The policy in `path` and its text (what a saved plan keeps), read once."""
+    if is_json(path):
+        text, parse = read_text(path, "--policy", MAX_JSON_BYTES), parse_json
+    else:
+        text, parse = read_text(path, "--policy"), parse_yaml
     try:
-        text = path.read_text()
-    except OSError as error:
-        rule = f"cannot be read: {error.strerror}"
-        raise InvalidInputError.for_field("--policy", str(path), rule) from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        raise PolicyInvalidError([f"{path}:{error.lineno}: not valid JSON: {error.msg}"]) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise PolicyInvalidError([f"{path}{line}: not valid YAML: {problem}"]) from None
-    return parse_policy(data)
+        data = parse(text, str(path))
+    except InvalidInputError as error:
+        raise PolicyInvalidError([error.message]) from None
+    return parse_policy(data), text
+
+
+EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_NOW = datetime(3000, 1, 1, tzinfo=UTC)
+"""`--now` must lie in [1970, 3000): far enough from datetime's ends that every window and
+grace period (at most 100 years) can be added or taken away."""
 
 
 def parse_now(text: str | None, field: str = "--now") -> datetime:
@@ -47,11 +50,15 @@ def parse_now(text: str | None, field: str = "--now") -> datetime:
         return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        in_range = EARLIEST_NOW <= moment.astimezone(UTC) < LATEST_NOW
+    except (ValueError, OverflowError):
         raise InvalidInputError.for_field(
             field, text, "an ISO 8601 time such as 2026-07-01T00:00:00Z"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not in_range:
+        raise InvalidInputError.for_field(field, text, "must be from 1970 to 2999")
+    return moment
 
 
 def plan_command(

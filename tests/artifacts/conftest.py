@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +17,7 @@ import pytest_asyncio
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.chunking import ChunkParams
 from pit.artifacts.store import ArtifactStore
+from pit.cli import run
 from pit.infra.blob_local import LocalBlobStore
 from pit.infra.blob_s3 import S3BlobStore
 from tests.artifacts.fakes import FakeBlobStore, FakeIndex
@@ -119,3 +122,43 @@ async def store(backend: Backend) -> AsyncIterator[ArtifactStore]:
         backend.blobs, FakeIndex(), chunking_threshold=64 * 1024, chunk_params=SMALL_CHUNKS
     )
     yield facade
+
+
+@pytest.fixture
+def stalled_endpoint() -> Iterator[str]:
+    """A loopback HTTP endpoint that accepts every connection and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.fixture
+def pit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`pit --state-dir <tmp>/state artifact ...` in-process, from `tmp_path`; its exit code."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("PIT_STORAGE__URL", "PIT_SEARCH__URL", "PIT_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args: str) -> int:
+        return run(["--state-dir", str(tmp_path / "state"), "artifact", *args])
+
+    return invoke

@@ -27,12 +27,12 @@ class FakeBlobStore:
         self.modified: dict[str, datetime] = {}
         self.tombstones: dict[tuple[str, int], Tombstone] = {}
 
+    async def exists(self) -> bool:
+        return True
+
     async def put_blob(
         self, digest: str, content: BlobSource, *, storage_class: str | None = None
     ) -> bool:
-        if digest in self.blobs:
-            self.modified[digest] = datetime.now(UTC)
-            return False
         hasher = StreamHasher()
         data = bytearray()
         pieces = [content] if isinstance(content, bytes) else [p async for p in content]
@@ -40,6 +40,9 @@ class FakeBlobStore:
             hasher.update(piece)
             data += piece
         hasher.require(digest)
+        if self.blobs.get(digest) == bytes(data):
+            self.modified[digest] = datetime.now(UTC)
+            return False
         await asyncio.sleep(0)  # let racing writers interleave
         self.blobs[digest] = bytes(data)
         self.storage_classes[digest] = storage_class
@@ -71,6 +74,12 @@ class FakeBlobStore:
             raise NotFoundError(f"blob {digest} is missing")
         self.tiers[digest] = tier
         return BlobInfo(digest, len(self.blobs[digest]), tier, self.modified.get(digest))
+
+    async def repair_blob(self, digest: str) -> bool:
+        return False
+
+    async def remove_leftovers(self, before: datetime) -> int:
+        return 0
 
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
         for digest, data in sorted(self.blobs.items()):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from pit.activities.artifacts import (
 from pit.artifacts.store import ArtifactStore
 from pit.cli._dag_client import start_run
 from pit.common.config import load_settings
-from pit.common.errors import IntegrityError
+from pit.common.errors import IntegrityError, InvalidInputError
 from pit.dag.graph import parse_dag
 from pit.dag.status import NodeState, RunState
 from pit.infra.blob_local import LocalBlobStore
@@ -60,6 +62,23 @@ async def test_get_refuses_a_reference_whose_digest_does_not_match(
     wrong = "sha256:" + "0" * 64
     with pytest.raises(IntegrityError, match="reference says"):
         await env.run(activities.get, GetInput(artifact="doc", version=1, digest=wrong))
+
+
+async def test_get_to_a_path_writes_only_a_regular_file_and_keeps_its_mode(
+    activities: ArtifactActivities, tmp_path: Path
+) -> None:
+    env = ActivityEnvironment()
+    await env.run(activities.put, PutInput(name="doc", text="v1"))
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    target.chmod(0o600)
+    await env.run(activities.get, GetInput(artifact="doc", path=str(target)))
+    assert (target.read_text(), target.stat().st_mode & 0o777) == ("v1", 0o600)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInputError, match="is a FIFO"):
+        await env.run(activities.get, GetInput(artifact="doc", path=str(fifo)))
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 async def test_put_needs_exactly_one_source() -> None:

@@ -7,20 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pit.cli import run
 from pit.infra.temporal.devserver import free_port
-
-
-@pytest.fixture
-def pit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    for name in ("PIT_STORAGE__URL", "PIT_SEARCH__URL", "PIT_STATE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-
-    def invoke(*args: str) -> int:
-        return run(["--state-dir", str(tmp_path / "state"), "artifact", *args])
-
-    return invoke
 
 
 def last_json(capsys: pytest.CaptureFixture[str]) -> object:

@@ -196,14 +196,29 @@ def test_a_100000_node_dag_is_refused_up_front_naming_the_limit(tmp_path: Path) 
 
 
 def test_a_50_mb_node_input_is_refused_up_front_naming_the_limit(tmp_path: Path) -> None:
+    for suffix, opening, closing, limit in (
+        (
+            ".yaml",
+            "name: fat\nnodes:\n  - {id: a, activity: pit.echo, inputs: {blob: '",
+            "'}}\n",
+            1,
+        ),
+        (
+            ".json",
+            '{"name": "fat", "nodes": [{"id": "a", "activity": "pit.echo", "inputs": {"blob": "',
+            '"}}]}',
+            16,
+        ),
+    ):
+        dag = tmp_path / f"fat{suffix}"
+        with dag.open("w") as handle:
+            handle.write(opening)
+            for _ in range(50):
+                handle.write("x" * 1024 * 1024)
+            handle.write(closing)
+        line = _refused(pit("run", str(dag), cwd=tmp_path), tmp_path)
+        assert f"is larger than {limit} MiB, the limit for this kind of file" in line
     dag = tmp_path / "fat.yaml"
-    with dag.open("w") as handle:
-        handle.write("name: fat\nnodes:\n  - id: a\n    activity: pit.echo\n    inputs: {blob: '")
-        for _ in range(50):
-            handle.write("x" * 1024 * 1024)
-        handle.write("'}\n")
-    line = _refused(pit("run", str(dag), cwd=tmp_path), tmp_path)
-    assert "50.0 MiB, over the limit of 8 MiB for a DAG file" in line and "artifact" in line
     dag.write_text(
         "name: fat\nnodes:\n  - {id: a, activity: pit.echo, inputs: {blob: '"
         + "x" * 100_000

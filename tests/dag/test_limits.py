@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,14 +15,12 @@ from pit.dag.compiled import compile_graph
 from pit.dag.graph import DagInvalidError, check_graph, parse_dag
 from pit.dag.limits import (
     MAX_CHILD_DEPTH,
-    MAX_DAG_FILE_BYTES,
     MAX_NODE_INPUTS_BYTES,
     MAX_NODES,
     RUN_ID,
     check_run_id,
     default_run_id,
 )
-from pit.dag.loader import load_dag
 from pit.dag.spec import DagSpec
 
 
@@ -153,18 +150,6 @@ def test_tenants_and_resource_names_follow_the_arbiters_rules_before_the_run() -
         "nodes[2].tenant",
     ]
     assert all(line.isprintable() for line in found)
-
-
-def test_a_dag_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    path = tmp_path / "huge.yaml"
-    with path.open("wb") as handle:
-        handle.truncate(MAX_DAG_FILE_BYTES + 1)  # sparse: a parser would choke on the NULs
-    with pytest.raises(InvalidInputError) as caught:
-        load_dag(path)
-    assert caught.value.message == (
-        f"FILE: '{path}': 8.0 MiB, over the limit of 8 MiB for a DAG file: keep big data in "
-        "artifacts (pit artifact put) and pass references"
-    )
 
 
 def test_a_run_input_too_big_to_send_is_refused_naming_the_limit() -> None:

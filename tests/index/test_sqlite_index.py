@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pit.artifacts.index_port import SearchQuery
-from pit.common.errors import BackendUnavailableError
+from pit.common.errors import ConfigError
 from pit.infra.sqlite_index import SqliteIndex
 from tests.index.conftest import EPOCH, doc
 
@@ -31,9 +31,9 @@ async def test_the_file_is_in_wal_mode(tmp_path: Path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_unopenable_path_is_a_backend_error(tmp_path: Path):
+def test_a_path_that_cannot_be_a_database_is_a_config_error_naming_it(tmp_path: Path):
     (tmp_path / "dir.sqlite").mkdir()
-    with pytest.raises(BackendUnavailableError):
+    with pytest.raises(ConfigError, match=r"dir\.sqlite"):
         SqliteIndex(tmp_path / "dir.sqlite")
 
 

@@ -97,7 +97,12 @@ def test_cli_prints_exactly_the_issue_keys(tmp_path: Path) -> None:
             "8",
             "t.jsonl:1: holds: 1: unknown field",
         ),
-        ("- {id: a, memory_bytes: 1}\n", "not json\n", "8", "t.jsonl:1: 'not json': not JSON"),
+        (
+            "- {id: a, memory_bytes: 1}\n",
+            "not json\n",
+            "8",
+            "t.jsonl:1: not valid JSON: Expecting value",
+        ),
         (
             "- {id: a, memory_bytes: -3}\n",
             '{"t": 0, "model": "a"}\n',

@@ -11,7 +11,8 @@ import pytest
 import zstandard
 
 from pit.artifacts.lifecycle import move_blobs, soft_delete
-from pit.common.errors import ConflictError, InvalidInputError, NotFoundError
+from pit.cli import run
+from pit.common.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError
 from pit.stale import parse_policy
 from tests.stale.conftest import Setup
 from tests.stale.strategies import NOW
@@ -173,3 +174,66 @@ async def test_purge_never_sweeps_a_blob_put_again_after_the_mark(setup: Setup) 
     report = await purge(setup.store, [], mark=mark - timedelta(seconds=5))
     assert report.blobs_removed == 0 and report.kept_recent == 1
     assert await setup.store.blobs.has_blob(digest_of(orphan))
+
+
+async def test_restore_after_a_purge_names_the_versions_that_cannot_come_back(
+    setup: Setup,
+) -> None:
+    await aging_store(setup)
+    plan, _ = await setup.manager.plan(POLICY, POLICY_TEXT, NOW)
+    await setup.manager.apply(plan.plan_id, NOW)
+    purged = await setup.manager.purge(NOW + timedelta(days=7), min_blob_age=timedelta(0))
+    assert purged.manifests_removed == 2
+    report = await setup.manager.restore(plan.plan_id, NOW + timedelta(days=1))
+    assert report.undeleted == 0
+    assert report.lost == ("a@1", "a@2")
+    assert not report.complete
+    assert (await setup.store.get("a", 3)).data == text(3)  # what was demoted came back
+
+
+async def test_a_corrupt_cold_blob_is_reported_by_restore_and_left_in_place(
+    setup: Setup,
+) -> None:
+    if setup.kind != "local":
+        pytest.skip("S3 tiers are storage classes of one object: no compressed copy")
+    await aging_store(setup)
+    plan, _ = await setup.manager.plan(POLICY, POLICY_TEXT, NOW)
+    await setup.manager.apply(plan.plan_id, NOW)
+    digest = (await setup.store.manifest("a", 3)).digest
+    root = Path(setup.store.blobs.url.removeprefix("file://"))
+    hex_digits = digest.split(":")[1]
+    cold = root / "tiers/cold/sha256" / hex_digits[:2] / hex_digits[2:4] / f"{hex_digits}.zst"
+    cold.write_bytes(b"not zstd at all")
+    with pytest.raises(IntegrityError, match="does not decompress"):
+        await setup.store.get("a", 3)
+    report = await setup.manager.restore(plan.plan_id, NOW + timedelta(days=1))
+    assert report.corrupt == (digest,) and not report.complete
+    assert report.undeleted == 2  # everything else came back
+    assert cold.read_bytes() == b"not zstd at all"  # never copied into another tier
+    assert digest in (await setup.store.verify()).corrupt
+
+
+def test_the_cli_restore_after_a_purge_exits_1_and_names_the_lost_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("PIT_STORAGE__URL", "PIT_SEARCH__URL", "PIT_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    def pit(*args: str) -> int:
+        return run(["--state-dir", str(tmp_path / "state"), *args])
+
+    for i in range(3):
+        (tmp_path / f"v{i}.txt").write_text(f"version {i}\n" * 50)
+        assert pit("artifact", "put", "notes", str(tmp_path / f"v{i}.txt")) == 0
+    (tmp_path / "policy.yaml").write_text("keep: {keep_last: 1}\ndelete: {max_age: 30d}\n")
+    capsys.readouterr()
+    assert pit("stale", "plan", "--policy", "policy.yaml", "--now", "2030-01-01", "--json") == 0
+    plan_id = json.loads(capsys.readouterr().out)["plan_id"]
+    assert pit("stale", "apply", plan_id, "--yes", "--now", "2030-01-01") == 0
+    assert pit("stale", "purge", "--now", "2030-01-09", "--min-blob-age", "0s") == 0
+    capsys.readouterr()
+    assert pit("stale", "restore", plan_id, "--now", "2030-01-02") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "2 versions were purged since the apply: notes@1, notes@2" in err[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -37,6 +38,16 @@ T = TypeVar("T")
 Refresh = Literal["true", "false", "wait_for"]
 _UNAVAILABLE_STATUS = frozenset({429, 502, 503, 504})
 _KEYS_PER_REQUEST = 1000
+_CLIENT_LOGGERS = ("opensearch", "opensearchpy.trace")
+"""opensearch-py logs a warning with a traceback for every failed try of every request."""
+
+
+def _quiet_client_loggers() -> None:
+    """This adapter reports a failure itself, as one error: the client's own loggers speak
+    only when the Pit logs at debug level."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in _CLIENT_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 class OpenSearchIndex:
@@ -64,6 +75,7 @@ class OpenSearchIndex:
         self.accesses_index = f"{index_prefix}-accesses"
         self._deadline = deadline
         self._refresh = refresh
+        _quiet_client_loggers()
         self._client = AsyncOpenSearch(
             hosts=[url],
             timeout=timeout,

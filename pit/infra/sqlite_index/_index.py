@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
-from pit.common.errors import BackendUnavailableError
+from pit.common.errors import BackendUnavailableError, CapacityError, ConfigError, PitError
 from pit.infra.index_query import from_micros, meta_slots, parse_query, to_micros
 from pit.infra.sqlite_index._schema import connect
 from pit.infra.sqlite_index._sql import search_statement, snippet_statement
@@ -39,9 +39,7 @@ class SqliteIndex:
         try:
             self._conn = connect(path)
         except sqlite3.Error as exc:
-            raise BackendUnavailableError(
-                f"search index {str(path)!r} cannot be opened: {exc}", path=str(path)
-            ) from exc
+            raise _index_error(exc, path, "cannot be opened: ") from exc
         self._lock = threading.Lock()
 
     async def index(self, document: IndexDocument) -> None:
@@ -125,9 +123,7 @@ class SqliteIndex:
                 try:
                     return work(self._conn)
                 except sqlite3.OperationalError as exc:
-                    raise BackendUnavailableError(
-                        f"search index {str(self.path)!r}: {exc}", path=str(self.path)
-                    ) from exc
+                    raise _index_error(exc, self.path) from exc
 
         return await asyncio.to_thread(locked)
 
@@ -171,3 +167,20 @@ def _insert_all(conn: sqlite3.Connection, documents: list[IndexDocument]) -> Non
             "INSERT INTO doc_meta (doc_id, key, s, n, b, t) VALUES (?, ?, ?, ?, ?, ?)",
             [(doc_id, key, *meta_slots(value)) for key, value in document.metadata.items()],
         )
+
+
+_RAN_OUT = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM}
+_REFUSED = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN}
+
+
+def _index_error(exc: sqlite3.Error, path: Path, what: str = "") -> PitError:
+    """A full disk is the work failing (exit 1), a file we may not open or write a wrong
+    path (exit 2); only a busy or locked database is a backend that may answer later (3)."""
+    message = f"search index {str(path)!r}: {what}{exc}"
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in _RAN_OUT:
+        return CapacityError(message, path=str(path))
+    if primary in _REFUSED:
+        return ConfigError(message, path=str(path))
+    return BackendUnavailableError(message, path=str(path))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig
 from temporalio.service import RetryConfig, TLSConfig
 
 from pit.common.config import TemporalSettings
@@ -39,8 +41,9 @@ async def connect(
                 data_converter=data_converter,
                 connect_timeout=settings.connect_timeout,
                 retry_config=RetryConfig(max_elapsed_time_millis=int(timeout * 1000)),
+                runtime=pit_runtime(),
             ),
-            timeout=timeout + 1,
+            timeout=timeout,
         )
     except (TimeoutError, RuntimeError, OSError) as error:
         detail = "timed out" if isinstance(error, TimeoutError) else _first_line(error)
@@ -48,6 +51,25 @@ async def connect(
             f"temporal: cannot reach {target} (namespace {settings.namespace!r}): {detail}",
             address=target,
         ) from None
+
+
+_runtime: Runtime | None = None
+
+
+def pit_runtime() -> Runtime:
+    """The SDK runtime of every client `pit` connects. Its core's log lines (a worker
+    retrying a server that went away, say) go through Python logging as logger
+    `temporalio.core`, so they follow --log-level and --log-format instead of reaching
+    stderr as raw text."""
+    global _runtime
+    if _runtime is None:
+        forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+        _runtime = Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding)
+            )
+        )
+    return _runtime
 
 
 def _tls_config(settings: TemporalSettings) -> TLSConfig | bool:

@@ -16,6 +16,7 @@ import ctypes
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -30,9 +31,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError
 
-from pit.common.errors import BackendUnavailableError, ConfigError
+from pit.common.errors import BackendUnavailableError, CapacityError, ConfigError
 from pit.common.fs import atomic_write
 from pit.common.logging import get_logger
+from pit.infra.temporal.connect import pit_runtime
 from pit.infra.temporal.search_attributes import dev_server_flags
 
 log = get_logger("pit.devserver")
@@ -208,9 +210,16 @@ class _DevServer:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
+                said = f"exited with {self.process.returncode}: {_last_line(log_path)}"
+                free = _free_bytes(self.state_dir)
+                if free is not None and free < _ROOM_TO_START:
+                    # its database and log could not be written: the work failed, no backend
+                    raise CapacityError(
+                        f"temporal: the embedded server {said}: the disk holding "
+                        f"{self.state_dir} has {free} bytes free (log: {log_path})"
+                    )
                 raise BackendUnavailableError(
-                    f"temporal: the embedded server exited with {self.process.returncode}: "
-                    f"{_last_line(log_path)} (full log: {log_path})"
+                    f"temporal: the embedded server {said} (full log: {log_path})"
                 )
             if await _serving(self.info.address) and (
                 self.ui_port is None or await asyncio.to_thread(_http_ok, self.info.ui_url)
@@ -252,7 +261,12 @@ async def _serving(address: str) -> bool:
     alone could be somebody else's)."""
     try:
         client = await asyncio.wait_for(
-            Client.connect(address, connect_timeout=timedelta(seconds=1), retry_config=_ONCE),
+            Client.connect(
+                address,
+                connect_timeout=timedelta(seconds=1),
+                retry_config=_ONCE,
+                runtime=pit_runtime(),
+            ),
             2.0,
         )
         return await asyncio.wait_for(client.service_client.check_health(), 2.0)
@@ -273,6 +287,17 @@ def _http_ok(url: str | None) -> bool:
             return status == 200
     except OSError:
         return False
+
+
+_ROOM_TO_START = 16 * 1024**2
+"""Free bytes below which a server that would not start is put down to a full disk."""
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return None
 
 
 def _last_line(path: Path) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -15,6 +16,7 @@ from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
+from pit.infra.temporal.reconnect import Patience
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,16 @@ class TemporalSession:
     """True when this process started the embedded server (it stops when we exit)."""
     artifacts: LazyStore | None = None
     """The artifact store large payloads are claim-checked into (opened on first use)."""
+    server_pid: int | None = None
+    """The embedded server's process: when it is gone, there is nothing to wait for."""
+    reconnect_timeout: timedelta = timedelta(minutes=5)
+    """How long a command that waits on the server retries one that went away."""
+
+    def patience(self, say: Callable[[str], None], what: str = "") -> Patience:
+        """A retry loop for waiting on this session's server (see `Patience`)."""
+        return Patience(
+            self.address, self.reconnect_timeout, say, server_pid=self.server_pid, what=what
+        )
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +61,14 @@ async def _open(
     temporal = settings.temporal
     if temporal.address:
         client = await connect(temporal, data_converter=converter)
-        yield TemporalSession(client, temporal.address, temporal.namespace, None, embedded=False)
+        yield TemporalSession(
+            client,
+            temporal.address,
+            temporal.namespace,
+            None,
+            embedded=False,
+            reconnect_timeout=temporal.reconnect_timeout,
+        )
         return
     async with embedded_server(
         settings.state_dir,
@@ -66,4 +85,6 @@ async def _open(
             server.ui_url,
             embedded=True,
             owned=server.owned,
+            server_pid=server.pid or None,
+            reconnect_timeout=temporal.reconnect_timeout,
         )
