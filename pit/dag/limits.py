@@ -4,6 +4,7 @@ DAG file's own size, encoding and nesting are the reader's (`pit.common.files`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -20,9 +21,8 @@ failure) at 100,000; the state a run carries across continue-as-new is about 1.3
 server in 3 to 4 minutes (tests/dag/test_big_runs.py). Bigger work: split it into runs."""
 
 MAX_CHILD_DEPTH = 5
-"""Child graphs (`dag:` nodes) nested at most this deep below the top graph: each level adds
-`.<node id>` (up to 65 characters) to the child's workflow id, which Temporal caps at 1,000
-bytes, and each is one more workflow in flight."""
+"""Child graphs (`dag:` nodes) nested at most this deep below the top graph: each level is one
+more workflow in flight, and one more level of nesting in the spec to parse and check."""
 
 MAX_NODE_INPUTS_BYTES = 64 * 1024
 """A node's literal inputs (and a fallback's), as JSON, before references are resolved. Every
@@ -51,6 +51,17 @@ def check_run_id(value: str, field: str = "--id") -> str:
     if RUN_ID.fullmatch(value) is None:
         raise InvalidInputError.for_field(field, value, RUN_ID_RULE)
     return value
+
+
+def child_run_id(parent_id: str, node_id: str) -> str:
+    """`<parent run id>.<node id>`, the run id of a child graph; when that is too long for a
+    run id, its head and a digest of the whole, so every level stays a valid run id (the
+    arbiter takes it as the owner of the child's grants) however deep the nesting."""
+    wanted = f"{parent_id}.{node_id}"
+    if len(wanted) <= MAX_RUN_ID_CHARS:
+        return wanted
+    digest = hashlib.sha256(wanted.encode()).hexdigest()[:16]
+    return f"{wanted[: MAX_RUN_ID_CHARS - len(digest) - 1]}@{digest}"
 
 
 def default_run_id(name: str, suffix: str) -> str:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.common.errors import InvalidInputError, WorkFailedError
     from pit.dag.compiled import CompiledDag
     from pit.dag.estimate import fingerprint, remaining_seconds
+    from pit.dag.limits import child_run_id
     from pit.dag.refs import resolve
     from pit.dag.run import (
         STATUS_PAGE,
@@ -258,7 +259,7 @@ class DagWorkflow:
         assert self._dag is not None and self._input is not None
         child = self._dag.child(node.id)
         assert child is not None
-        child_id = f"{workflow.info().workflow_id}.{node.id}"
+        child_id = child_run_id(workflow.info().workflow_id, node.id)
         self._nodes[node.id].reason = f"child graph run {child_id}"
         try:
             result = await workflow.execute_child_workflow(

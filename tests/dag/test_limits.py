@@ -19,6 +19,7 @@ from pit.dag.limits import (
     MAX_NODES,
     RUN_ID,
     check_run_id,
+    child_run_id,
     default_run_id,
 )
 from pit.dag.spec import DagSpec
@@ -126,6 +127,20 @@ def test_a_run_id_is_accepted_only_by_the_rule_and_refused_in_one_printable_line
 @given(st.text(max_size=300))
 def test_a_default_run_id_is_always_a_valid_run_id(name: str) -> None:
     check_run_id(default_run_id(name, "1a2b3c4d"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(RUN_ID, fullmatch=True), st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True))
+def test_a_child_run_id_is_a_valid_run_id_at_any_depth(parent: str, node: str) -> None:
+    child = child_run_id(parent, node)
+    assert check_run_id(child) == child_run_id(parent, node)  # valid, and the same every time
+    if len(parent) + 1 + len(node) <= 128:
+        assert child == f"{parent}.{node}"
+    else:
+        assert child != child_run_id(parent, node + "x")
+    deep = parent
+    for _ in range(MAX_CHILD_DEPTH):
+        deep = check_run_id(child_run_id(deep, node))
 
 
 def test_a_2000_character_run_id_is_refused() -> None:
