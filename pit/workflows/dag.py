@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    import pydantic
+    from pydantic import ValidationError
 
     from pit.common.errors import InvalidInputError, WorkFailedError
     from pit.dag.compiled import CompiledDag
@@ -181,8 +181,9 @@ class DagWorkflow:
         status.started_at = workflow.now()
         try:
             node = self._dag.node(node_id)
-        except pydantic.ValidationError as error:  # a run input not built by `for_plan`
-            status.error, status.error_type = f"node spec: {error}", "validation"
+        except ValueError as error:  # a run input not built by the client (`prepare_run`)
+            problem = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
+            status.error, status.error_type = f"the node's spec is invalid: {problem}", "validation"
             self._end(node_id, NodeState.FAILED)
             return
         try:
