@@ -14,11 +14,12 @@ from pit.common.errors import InvalidInputError
 
 MAX_NODES = 20_000
 """Nodes per DAG, its child graphs' nodes included. Measured on a 2-core machine
-(bench/dag_load_bench.py): a run's first workflow task (load the graph, start 500 nodes) takes
-about 0.35 s at this size, against Temporal's 2 s deadlock timeout, and 2.5 s (or a deadlock
-failure) at 100,000; the state a run carries across continue-as-new is about 1.3 MB here
-(Temporal's payload cap is 2 MB) and 6.6 MB at 100,000; and a run this size finishes on the dev
-server in 3 to 4 minutes (tests/dag/test_big_runs.py). Bigger work: split it into runs."""
+(bench/dag_load_bench.py): a run's first workflow task (load the graph, start the first nodes)
+takes 0.3 to 0.4 s at this size, against Temporal's 2 s deadlock check, and 1.3 s or more at
+100,000 (starting 500 nodes, it failed the check); the state a run carries across
+continue-as-new is about 1.3 MB here (Temporal's payload cap is 2 MB) and 6.6 MB at 100,000;
+and a run this size finishes on the dev server in 2 to 4 minutes (tests/dag/test_big_runs.py).
+Bigger work: split it into several runs."""
 
 MAX_CHILD_DEPTH = 5
 """Child graphs (`dag:` nodes) nested at most this deep below the top graph: each level is one
