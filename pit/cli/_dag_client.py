@@ -26,8 +26,17 @@ from pit.common.errors import (
     NotFoundError,
     WorkFailedError,
 )
+from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph
-from pit.dag.run import DAG_WORKFLOW, STATUS_PAGE, DagRunInput, ReusedNode, StatusPage
+from pit.dag.limits import check_run_id, default_run_id, run_input_problem
+from pit.dag.run import (
+    DAG_WORKFLOW,
+    STATUS_PAGE,
+    TEMPORAL_PAYLOAD_LIMIT,
+    DagRunInput,
+    ReusedNode,
+    StatusPage,
+)
 from pit.dag.status import DagStatus, NodeState, Progress
 from pit.infra.temporal.reconnect import unreachable
 from pit.infra.temporal.search_attributes import (
@@ -53,9 +62,35 @@ async def search_attributes_registered(client: Client) -> bool:
     return all(key.name in known for key in PIT_SEARCH_ATTRIBUTES)
 
 
+def prepare_run(
+    compiled: CompiledDag,
+    *,
+    run_inputs: Mapping[str, Any] | None = None,
+    reuse: Mapping[str, ReusedNode] | None = None,
+    resumed_from: str | None = None,
+    search_attributes: bool = True,
+    claim_checked: bool = False,
+) -> DagRunInput:
+    """The workflow input of a run of `compiled`, refused with the limit named when it is too
+    big to send. `claim_checked`: big payloads go to the artifact store, so Temporal's payload
+    cap does not bind what the run carries across continue-as-new."""
+    prepared = DagRunInput.for_plan(
+        compiled,
+        dict(reuse or {}),
+        run_inputs=dict(run_inputs or {}),
+        resumed_from=resumed_from,
+        search_attributes=search_attributes,
+        payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
+    )
+    problem = run_input_problem(len(prepared.model_dump_json()))
+    if problem is not None:
+        raise InvalidInputError.for_field("dag", compiled.name, problem)
+    return prepared
+
+
 async def start_run(
     client: Client,
-    graph: Graph,
+    dag: Graph | CompiledDag,
     *,
     task_queue: str,
     run_id: str | None = None,
@@ -63,15 +98,28 @@ async def start_run(
     reuse: Mapping[str, ReusedNode] | None = None,
     resumed_from: str | None = None,
 ) -> WorkflowHandle[Any, DagStatus]:
-    spec = graph.spec
-    workflow_id = run_id or f"{spec.name}-{uuid.uuid4().hex[:8]}"
+    """Start a run of `dag` (a checked graph, or the compiled one of an earlier run)."""
+    if run_id is not None:
+        check_run_id(run_id)
+    # compiled here, once: the workflow never checks the graph again
+    compiled = dag if isinstance(dag, CompiledDag) else compile_graph(dag)
     indexed = await search_attributes_registered(client)
+    prepared = prepare_run(
+        compiled,
+        run_inputs=run_inputs,
+        reuse=reuse,
+        resumed_from=resumed_from,
+        search_attributes=indexed,
+        claim_checked=client.data_converter.external_storage is not None,
+    )
+    name, size = compiled.name, compiled.size
+    workflow_id = run_id or default_run_id(name, uuid.uuid4().hex[:8])
     attributes = (
         TypedSearchAttributes(
             [
                 SearchAttributePair(PIT_KIND, "dag"),
-                SearchAttributePair(PIT_DAG, spec.name),
-                SearchAttributePair(PIT_NODES, graph.size),
+                SearchAttributePair(PIT_DAG, name),
+                SearchAttributePair(PIT_NODES, size),
                 SearchAttributePair(PIT_PROGRESS, 0.0),
             ]
         )
@@ -81,24 +129,20 @@ async def start_run(
     try:
         return await client.start_workflow(
             DAG_WORKFLOW,
-            DagRunInput.for_spec(
-                spec,
-                run_inputs=dict(run_inputs or {}),
-                reuse=dict(reuse or {}),
-                resumed_from=resumed_from,
-                search_attributes=indexed,
-            ),
+            prepared,
             id=workflow_id,
             task_queue=task_queue,
             result_type=DagStatus,
-            memo={"dag": spec.name, "nodes": graph.size, "resumed_from": resumed_from},
+            memo={"dag": name, "nodes": size, "resumed_from": resumed_from},
             search_attributes=attributes,
-            static_summary=f"DAG {spec.name} ({graph.size} nodes)",
+            static_summary=f"DAG {name} ({size} nodes)",
         )
     except WorkflowAlreadyStartedError:
         raise InvalidInputError.for_field(
             "--id", workflow_id, "a run with this id exists already"
         ) from None
+    except RPCError as error:
+        raise _rpc_error(error, workflow_id) from None
 
 
 async def run_status(client: Client, run_id: str) -> DagStatus:

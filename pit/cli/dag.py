@@ -20,6 +20,7 @@ from pit.cli._dag_client import (
     cancel_run,
     complete_status,
     list_runs,
+    prepare_run,
     reusable_nodes,
     run_input,
     run_progress,
@@ -32,7 +33,8 @@ from pit.cli._workers import local_worker
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
 from pit.common.files import parse_json
-from pit.dag.graph import Graph, check_graph
+from pit.dag.compiled import CompiledDag, compile_graph
+from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id
 from pit.dag.loader import load_dag
 from pit.dag.status import DagStatus, NodeState, Progress, RunState
 from pit.infra.temporal import TemporalSession, open_temporal
@@ -64,16 +66,20 @@ def run_command(
     this process, so one command runs a graph on a fresh machine.
     """
     settings = state.settings
+    if run_id is not None:
+        check_run_id(run_id)
     run_inputs = parse_inputs(inputs)
     embedded = not settings.temporal.address
     known = served_activity_names(activity_specs) if embedded else None
-    graph = load_dag(file, known)  # a bad graph never reaches Temporal
+    # a bad or too big graph never reaches Temporal, nor starts the embedded server
+    graph = compile_graph(load_dag(file, known))
+    prepare_run(graph, run_inputs=run_inputs)
     return asyncio.run(_run(settings, graph, run_id, run_inputs, no_wait, activity_specs, as_json))
 
 
 async def _run(
     settings: Settings,
-    graph: Graph,
+    graph: CompiledDag,
     run_id: str | None,
     run_inputs: dict[str, Any],
     no_wait: bool,
@@ -246,6 +252,7 @@ def dag() -> None:
 @click.pass_obj
 def status_command(state: CliState, run_id: str, as_json: bool) -> int:
     """The status of a run: every node's state, attempts, times, output, error."""
+    check_run_id(run_id, "RUN_ID")
     return asyncio.run(_status(state.settings, run_id, as_json))
 
 
@@ -261,6 +268,7 @@ async def _status(settings: Settings, run_id: str, as_json: bool) -> int:
 @click.pass_obj
 def cancel_command(state: CliState, run_id: str) -> None:
     """Cancel a run: running nodes are cancelled, pending ones never start."""
+    check_run_id(run_id, "RUN_ID")
     asyncio.run(_cancel(state.settings, run_id))
 
 
@@ -301,24 +309,27 @@ def resume_command(
     """Run the graph again, reusing every node whose activity, inputs and upstream are
     unchanged since RUN_ID, and running the rest."""
     settings = state.settings
-    graph = load_dag(file) if file is not None else None
+    check_run_id(run_id, "RUN_ID")
+    new_id = check_run_id(new_id, "--id") if new_id is not None else _next_id(run_id)
+    graph = compile_graph(load_dag(file)) if file is not None else None
     return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
 
 
 async def _resume(
-    settings: Settings, run_id: str, graph: Graph | None, new_id: str | None, as_json: bool
+    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str, as_json: bool
 ) -> int:
     async with open_temporal(settings) as session, local_worker(session, settings):
         earlier = await run_status(session.client, run_id)
         if earlier.status is RunState.RUNNING:
             raise InvalidInputError.for_field("RUN_ID", run_id, "is still running")
         original = await run_input(session.client, run_id)
-        graph = graph or check_graph(original.dag_spec())
+        # the earlier run's compiled graph, as it ran: nothing to parse or check again
+        graph = graph or original.plan().dag
         handle = await start_run(
             session.client,
             graph,
             task_queue=settings.temporal.task_queue,
-            run_id=new_id or _next_id(run_id),
+            run_id=new_id,
             run_inputs=original.run_inputs,
             reuse=reusable_nodes(earlier),
             resumed_from=run_id,
@@ -327,7 +338,12 @@ async def _resume(
 
 
 def _next_id(run_id: str) -> str:
+    """`RUN_ID-r1`, `-r2`, ...: the default id of a resumed run (give `--id` when it would be
+    too long)."""
     base, sep, number = run_id.rpartition("-r")
-    if sep and number.isdigit():
-        return f"{base}-r{int(number) + 1}"
-    return f"{run_id}-r1"
+    next_id = f"{base}-r{int(number) + 1}" if sep and number.isdigit() else f"{run_id}-r1"
+    if RUN_ID.fullmatch(next_id) is None:
+        raise InvalidInputError.for_field(
+            "--id", next_id, f"the default id of the resumed run breaks the rule ({RUN_ID_RULE})"
+        )
+    return next_id

@@ -9,8 +9,10 @@ from typing import Any
 
 import pydantic
 
+from pit.arbitration.model import Request
 from pit.common.errors import InvalidInputError
-from pit.common.files import problem_lines
+from pit.common.files import problem_lines, shown
+from pit.dag.limits import MAX_CHILD_DEPTH, MAX_NODES, count_problem, depth_problem, shape_problems
 from pit.dag.refs import find_references
 from pit.dag.spec import DagSpec, NodeSpec
 
@@ -27,32 +29,84 @@ class DagInvalidError(InvalidInputError):
 
 
 @dataclass(frozen=True)
-class Graph:
-    """A checked DAG: nodes in a deterministic topological order, with both edge directions."""
+class Topology:
+    """Node ids in a deterministic topological order, with both edge directions."""
 
-    spec: DagSpec
     order: tuple[str, ...]
     parents: Mapping[str, tuple[str, ...]]
     children: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, order: tuple[str, ...], parents: Mapping[str, tuple[str, ...]]) -> Topology:
+        """The topology of nodes in `order` with these `parents` (children follow `order`)."""
+        children: dict[str, list[str]] = {node_id: [] for node_id in parents}
+        for node_id in order:
+            for parent in parents[node_id]:
+                children[parent].append(node_id)
+        return cls(order, parents, {node_id: tuple(kids) for node_id, kids in children.items()})
 
     @property
     def size(self) -> int:
         return len(self.order)
 
+    def sinks(self) -> list[str]:
+        """The nodes nothing depends on, in topological order."""
+        return [node_id for node_id in self.order if not self.children[node_id]]
+
+
+@dataclass(frozen=True)
+class Graph(Topology):
+    """A checked DAG file: its spec, its topology, and its child graphs checked too."""
+
+    spec: DagSpec
+    subgraphs: Mapping[str, Graph]
+    """The checked graph of each `dag:` node, by node id."""
+
 
 def parse_dag(data: Any, known_activities: Collection[str] | None = None) -> Graph:
     """Validate raw DAG data (from YAML or JSON) into a `Graph`, or raise `DagInvalidError`
     listing every problem found."""
+    too_big = shape_problems(data)
+    if too_big:
+        raise DagInvalidError(too_big)
     try:
         spec = DagSpec.model_validate(data)
     except pydantic.ValidationError as error:
-        problems = problem_lines(error.errors(), "dag", _on_failure_union)
+        errors = [e for e in error.errors() if not _meant_a_fallback(e)]
+        problems = problem_lines(errors, "dag", _on_failure_union)
         raise DagInvalidError(problems) from None
     return check_graph(spec, known_activities)
 
 
 def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) -> Graph:
+    """Check a validated spec's graph, its child graphs and its limits."""
+    total, depth, where = _extent(spec)
+    problems = [count_problem(total)] if total > MAX_NODES else []
+    if depth > MAX_CHILD_DEPTH:
+        problems.append(depth_problem(depth, where))
+    if problems:
+        raise DagInvalidError(problems)
+    return _check(spec, known_activities)
+
+
+def _extent(spec: DagSpec) -> tuple[int, int, str]:
+    """(nodes in all levels, deepest child level, the path to its first node)."""
+    total, deepest, where = len(spec.nodes), 0, ""
+    for position, node in enumerate(spec.nodes):
+        if node.dag is not None:
+            count, depth, inner = _extent(node.dag)
+            total += count
+            if depth + 1 > deepest:
+                deepest, where = (
+                    depth + 1,
+                    f"nodes[{position}].dag" + (f".{inner}" if inner else ""),
+                )
+    return total, deepest, where
+
+
+def _check(spec: DagSpec, known_activities: Collection[str] | None) -> Graph:
     problems: list[str] = []
+    subgraphs: dict[str, Graph] = {}
     index: dict[str, int] = {}
     for position, node in enumerate(spec.nodes):
         if node.id in index:
@@ -79,7 +133,10 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
         problems += _unknown_activities(node, position, known_activities)
         problems += _resource_problems(spec, node, position)
         if node.dag is not None:
-            problems += _child_problems(node.dag, position, known_activities)
+            try:
+                subgraphs[node.id] = _check(node.dag, known_activities)
+            except DagInvalidError as error:
+                problems += [f"nodes[{position}].dag.{problem}" for problem in error.problems]
         parents[node.id] = [d for d in dict.fromkeys(wanted) if d in index and d != node.id]
 
     order = _topological_order(spec, parents, index)
@@ -89,16 +146,17 @@ def check_graph(spec: DagSpec, known_activities: Collection[str] | None = None) 
         problems.append(f"nodes: cycle {path}: a DAG must not have cycles")
     if problems or order is None:
         raise DagInvalidError(problems)
-    children: dict[str, list[str]] = {node_id: [] for node_id in index}
-    for node_id in order:
-        for parent in parents[node_id]:
-            children[parent].append(node_id)
+    topology = Topology.of(tuple(order), {k: tuple(v) for k, v in parents.items()})
     return Graph(
         spec=spec,
-        order=tuple(order),
-        parents={k: tuple(v) for k, v in parents.items()},
-        children={k: tuple(v) for k, v in children.items()},
+        order=topology.order,
+        parents=topology.parents,
+        children=topology.children,
+        subgraphs=subgraphs,
     )
+
+
+_REQUEST_FIELDS = {"tenant": "tenant", "demands": "resources", "priority": "priority"}
 
 
 def _resource_problems(spec: DagSpec, node: NodeSpec, position: int) -> list[str]:
@@ -106,6 +164,20 @@ def _resource_problems(spec: DagSpec, node: NodeSpec, position: int) -> list[str
         return []
     if spec.arbiter is None:
         return [f"nodes[{position}].resources: {{...}}: needs an `arbiter:` section in the DAG"]
+    try:
+        # the request the run will make, checked by the arbiter's own rules now, not mid-run
+        Request(
+            id="pre-validation",
+            tenant=node.tenant or spec.name,
+            priority=node.priority,
+            demands=node.resources,
+        )
+    except pydantic.ValidationError as error:
+        return [
+            f"nodes[{position}].{_REQUEST_FIELDS.get(str(e['loc'][0]), e['loc'][0])}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        ]
     config = spec.arbiter.config
     if config is None:
         return []
@@ -115,14 +187,6 @@ def _resource_problems(spec: DagSpec, node: NodeSpec, position: int) -> list[str
         for name, amount in node.resources.items()
         if name not in config.resources
     ]
-
-
-def _child_problems(child: DagSpec, position: int, known: Collection[str] | None) -> list[str]:
-    try:
-        check_graph(child, known)
-    except DagInvalidError as error:
-        return [f"nodes[{position}].dag.{problem}" for problem in error.problems]
-    return []
 
 
 def _unknown_activities(node: NodeSpec, position: int, known: Collection[str] | None) -> list[str]:
@@ -207,10 +271,21 @@ _ON_FAILURE_RULE = "must be fail, skip, or {fallback: {activity: NAME, inputs: {
 
 
 def _on_failure_union(location: str, error: Any) -> str | None:
-    """pydantic reports `on_failure` once per union member; say it once, with the forms."""
+    """pydantic reports `on_failure` once per union member; say it once, with the forms, or
+    name the problem inside a fallback when the value is one."""
     for member in _UNION_MEMBERS:
         marker = f".on_failure.{member}"
         if marker in location:
-            where = location[: location.index(marker)] + ".on_failure"
-            return f"{where}: {error.get('input')!r}: {_ON_FAILURE_RULE}"
+            where, _, inner = location.partition(marker)
+            value = shown(error.get("input"))
+            if inner:
+                rule = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+                return f"{where}.on_failure{inner}: {value}: {rule.removeprefix('Value error, ')}"
+            return f"{where}.on_failure: {value}: {_ON_FAILURE_RULE}"
     return None
+
+
+def _meant_a_fallback(error: Any) -> bool:
+    """The `fail`/`skip` branch's complaint about a mapping: the fallback branch says more."""
+    loc = [str(part) for part in error["loc"]]
+    return _UNION_MEMBERS[0] in loc and isinstance(error.get("input"), dict)

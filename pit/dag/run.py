@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
+import zstandard
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from pit.dag.spec import DagSpec
+from pit.dag.compiled import CompiledDag
 from pit.dag.status import NodeStatus
 
 DAG_WORKFLOW = "pit.dag"
@@ -29,9 +30,29 @@ class ReusedNode(BaseModel):
     run_id: str
 
 
+PACK_OVER = 64 * 1024
+"""A run input whose DAG (and reuse) is larger than this, as JSON, carries it compressed."""
+_PACK_LEVEL = 6
+_UNPACKED_MAX = 512 * 1024 * 1024
+"""What unpacking may produce at most: a corrupt or hostile blob cannot exhaust memory."""
+
+
+def pack(data: bytes) -> bytes:
+    """The one way a run compresses what it carries (zstd: smaller and faster than zlib)."""
+    return zstandard.ZstdCompressor(level=_PACK_LEVEL).compress(data)
+
+
+def unpack(blob: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(blob, max_output_size=_UNPACKED_MAX)
+
+
+TEMPORAL_PAYLOAD_LIMIT = 2 * 1024 * 1024
+"""Temporal's default cap on one payload (`limit.blobSize.error`)."""
+
+
 class CarriedState(BaseModel):
-    """What a run hands to itself across continue-as-new: node states, zlib-compressed JSON,
-    so that tens of thousands of nodes stay under Temporal's 2 MB payload limit."""
+    """What a run hands to itself across continue-as-new: node states, compressed JSON, so
+    that tens of thousands of nodes stay under Temporal's 2 MB payload limit."""
 
     model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
@@ -44,56 +65,77 @@ class CarriedState(BaseModel):
         cls, started_at: datetime, nodes: dict[str, NodeStatus], progress_marks: int
     ) -> CarriedState:
         data = _NODES.dump_json(nodes, exclude_defaults=True)
-        return cls(
-            started_at=started_at,
-            packed_nodes=zlib.compress(data, 6),
-            progress_marks=progress_marks,
-        )
+        return cls(started_at=started_at, packed_nodes=pack(data), progress_marks=progress_marks)
 
     def nodes(self) -> dict[str, NodeStatus]:
-        return _NODES.validate_json(zlib.decompress(self.packed_nodes))
+        return _NODES.validate_json(unpack(self.packed_nodes))
 
 
 _NODES: TypeAdapter[dict[str, NodeStatus]] = TypeAdapter(dict[str, NodeStatus])
 
 
-PACK_SPEC_OVER = 64 * 1024
-"""A DAG spec larger than this (as JSON) travels zlib-compressed."""
+class RunPlan(BaseModel):
+    """The big part of a run's input: the compiled DAG and what `resume` offers for reuse."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dag: CompiledDag
+    reuse: dict[str, ReusedNode] = Field(default_factory=dict)
 
 
 class DagRunInput(BaseModel):
+    """What `pit.dag` starts with. The plan travels as it is when small (readable in the web
+    UI), compressed when over `PACK_OVER`; `for_plan` and `plan` are the only ways in and out."""
+
     model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
-    spec: DagSpec | None = None
-    packed_spec: bytes | None = None
-    """The spec as zlib-compressed JSON, for graphs too big for a 2 MB payload otherwise."""
-    run_inputs: dict[str, Any] = Field(default_factory=dict)
+    dag: CompiledDag | None = None
     reuse: dict[str, ReusedNode] = Field(default_factory=dict)
+    packed_plan: bytes | None = None
+    """`RunPlan` as compressed JSON (instead of `dag` and `reuse`)."""
+    run_inputs: dict[str, Any] = Field(default_factory=dict)
     resumed_from: str | None = None
     carried: CarriedState | None = None
     search_attributes: bool = True
     """Report progress as the PitProgress search attribute (it must be registered)."""
     continue_after_events: int = 10_000
     """Continue-as-new once history is this long (or when the server suggests it)."""
+    payload_limit: int | None = TEMPORAL_PAYLOAD_LIMIT
+    """The most one payload may carry, None where a claim check stores big payloads: a
+    continue-as-new over it ends the run as failed, saying why, rather than hang."""
 
     @model_validator(mode="after")
-    def _one_spec(self) -> DagRunInput:
-        if (self.spec is None) == (self.packed_spec is None):
-            raise ValueError("exactly one of spec and packed_spec")
+    def _one_plan(self) -> DagRunInput:
+        if (self.dag is None) == (self.packed_plan is None):
+            raise ValueError("exactly one of dag and packed_plan")
+        if self.packed_plan is not None and self.reuse:
+            raise ValueError("reuse travels inside packed_plan")
         return self
 
     @classmethod
-    def for_spec(cls, spec: DagSpec, **fields: Any) -> DagRunInput:
-        data = spec.model_dump_json(exclude_defaults=True).encode()
-        if len(data) > PACK_SPEC_OVER:
-            return cls(packed_spec=zlib.compress(data, 6), **fields)
-        return cls(spec=spec, **fields)
+    def for_plan(
+        cls, dag: CompiledDag, reuse: dict[str, ReusedNode] | None = None, **fields: Any
+    ) -> DagRunInput:
+        plan = RunPlan(dag=dag, reuse=reuse or {})
+        data = plan.model_dump_json(exclude_defaults=True).encode()
+        if len(data) > PACK_OVER:
+            return cls(packed_plan=pack(data), **fields)
+        return cls(dag=plan.dag, reuse=plan.reuse, **fields)
 
-    def dag_spec(self) -> DagSpec:
-        if self.spec is not None:
-            return self.spec
-        assert self.packed_spec is not None
-        return DagSpec.model_validate_json(zlib.decompress(self.packed_spec))
+    def plan(self) -> RunPlan:
+        if self.dag is not None:
+            return RunPlan(dag=self.dag, reuse=self.reuse)
+        assert self.packed_plan is not None
+        return RunPlan.model_validate_json(unpack(self.packed_plan))
+
+    def carrying(self, plan: RunPlan, carried: CarriedState, pending: set[str]) -> DagRunInput:
+        """This input (whose plan is `plan`) for the next run after continue-as-new: with
+        `carried`, offering reuse only to `pending` nodes (the finished ones are carried)."""
+        reuse = {k: v for k, v in plan.reuse.items() if k in pending}
+        if len(reuse) == len(plan.reuse):
+            return self.model_copy(update={"carried": carried})
+        fields = self.model_dump(exclude={"dag", "reuse", "packed_plan", "carried"})
+        return DagRunInput.for_plan(plan.dag, reuse, carried=carried, **fields)
 
 
 class StatusPage(BaseModel):
@@ -105,6 +147,26 @@ class StatusPage(BaseModel):
 
 STATUS_PAGE = 2000
 """Nodes per `status` query page: keeps each answer far below gRPC's message limit."""
+STATUS_PAGE_BYTES = 256 * 1024
+"""JSON per `status` page (and in a run's result) at most, one node at least: under Temporal's
+512 KiB payload warning and the claim check's threshold, so a run's result stays in history;
+nodes with big outputs come a few per page."""
+
+
+def status_page(nodes: dict[str, NodeStatus], page: StatusPage) -> dict[str, NodeStatus]:
+    """The nodes of `page` (file order), cut short at `STATUS_PAGE_BYTES`."""
+    chosen: dict[str, NodeStatus] = {}
+    room = STATUS_PAGE_BYTES
+    wanted = islice(
+        nodes.items(), page.offset, None if page.limit is None else page.offset + page.limit
+    )
+    for node_id, status in wanted:
+        size = len(status.model_dump_json()) + len(node_id)
+        if chosen and size > room:
+            break
+        chosen[node_id] = status
+        room -= size
+    return chosen
 
 
 def unwrap(result: Any) -> tuple[Any, int | None]:

@@ -12,31 +12,38 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 
-from pit.dag.graph import Graph
+from pit.dag.graph import Topology
 from pit.dag.status import NodeState, NodeStatus
+
+_LETS_CHILDREN_RUN = frozenset(state for state in NodeState if state.lets_children_run)
 
 
 class Scheduler:
-    def __init__(self, graph: Graph, nodes: dict[str, NodeStatus]) -> None:
+    def __init__(self, graph: Topology, nodes: dict[str, NodeStatus]) -> None:
         self.graph = graph
         self.nodes = nodes
         self._position = {node_id: i for i, node_id in enumerate(graph.order)}
         self._waiting: dict[str, int] = {}
+        # positions are visited in increasing order: appending keeps the list a heap
         self._ready: list[int] = []
-        self.counts: Counter[NodeState] = Counter(status.state for status in nodes.values())
-        for node_id in graph.order:
-            status = nodes[node_id]
-            if status.state is NodeState.RUNNING:  # carried over a restart: run it again
+        # one pass over plain values: this runs on every (re)load of a run of any size
+        state_of = {node_id: status.state for node_id, status in nodes.items()}
+        self.counts: Counter[NodeState] = Counter(state_of.values())
+        for position, node_id in enumerate(graph.order):
+            state = state_of[node_id]
+            if state is NodeState.RUNNING:  # carried over a restart: run it again
                 self._set(node_id, NodeState.PENDING)
-            if nodes[node_id].state is not NodeState.PENDING:
+                state = state_of[node_id] = NodeState.PENDING
+            if state is not NodeState.PENDING:
                 continue
-            blocking = [p for p in graph.parents[node_id] if not nodes[p].state.lets_children_run]
-            if any(nodes[p].state.finished for p in blocking):
+            blocking = [p for p in graph.parents[node_id] if state_of[p] not in _LETS_CHILDREN_RUN]
+            if any(state_of[p] is not NodeState.PENDING for p in blocking):
                 self._set(node_id, NodeState.UPSTREAM_FAILED)
+                state_of[node_id] = NodeState.UPSTREAM_FAILED
                 continue
             self._waiting[node_id] = len(blocking)
             if not blocking:
-                heapq.heappush(self._ready, self._position[node_id])
+                self._ready.append(position)
 
     @property
     def running(self) -> int:

@@ -2,6 +2,8 @@
 
 Temporal history is the checkpoint: every finished node is an event, a crashed worker resumes
 by replay, and a long run continues-as-new carrying its node states, under one workflow id.
+The DAG arrives compiled (checked by the client): loading it costs milliseconds, and a node's
+spec is read only when the node runs.
 """
 
 from __future__ import annotations
@@ -20,17 +22,28 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from pit.common.errors import InvalidInputError, WorkFailedError
+    from pit.dag.compiled import CompiledDag
     from pit.dag.estimate import fingerprint, remaining_seconds
-    from pit.dag.graph import Graph, check_graph
+    from pit.dag.limits import child_run_id
     from pit.dag.refs import resolve
-    from pit.dag.run import STATUS_PAGE, CarriedState, DagRunInput, StatusPage, unwrap
+    from pit.dag.run import (
+        STATUS_PAGE,
+        DagRunInput,
+        RunPlan,
+        StatusPage,
+        status_page,
+        unwrap,
+    )
     from pit.dag.scheduler import Scheduler
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
+    from pit.workflows.dag_handover import next_run_input
     from pit.workflows.dag_models import on_model_host
     from pit.workflows.dag_resources import hold_resources
     from pit.workflows.grants import GRANT_SIGNAL, Answers
@@ -40,7 +53,8 @@ with workflow.unsafe.imports_passed_through():
 class DagWorkflow:
     def __init__(self) -> None:
         self._input: DagRunInput | None = None
-        self._graph: Graph | None = None
+        self._plan: RunPlan | None = None
+        self._dag: CompiledDag | None = None
         self._scheduler: Scheduler | None = None
         self._nodes: dict[str, NodeStatus] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -48,7 +62,6 @@ class DagWorkflow:
         self._state = RunState.RUNNING
         self._status = DagStatus(run_id="", dag="", status=RunState.RUNNING)
         self._progress_marks = 0
-        self._specs: dict[str, NodeSpec] = {}
         self._outputs = _Outputs(self._nodes)
         self._crashed: Exception | None = None
         self._live: set[asyncio.Task[None]] = set()
@@ -57,27 +70,29 @@ class DagWorkflow:
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
         self._input = run
-        spec = run.dag_spec()
-        self._graph = check_graph(spec)
-        self._specs = {node.id: node for node in spec.nodes}
+        self._plan = run.plan()
+        dag = self._dag = self._plan.dag
         carried = run.carried
-        self._nodes = carried.nodes() if carried else {n.id: NodeStatus() for n in spec.nodes}
+        self._nodes = carried.nodes() if carried else {n: NodeStatus() for n in dag.ids}
         self._outputs = _Outputs(self._nodes)
         self._progress_marks = carried.progress_marks if carried else 0
         started_at = carried.started_at if carried else workflow.now()
         self._status = DagStatus(
             run_id=workflow.info().workflow_id,
-            dag=spec.name,
+            dag=dag.name,
             status=RunState.RUNNING,
             started_at=started_at,
             resumed_from=run.resumed_from,
         )
-        self._scheduler = Scheduler(self._graph, self._nodes)
+        self._scheduler = Scheduler(dag.topology, self._nodes)
         try:
             await self._drive(run)
         except asyncio.CancelledError:
             await self._stop_running("the run was cancelled")
             self._close(RunState.CANCELLED)
+            raise
+        except WorkFailedError:
+            self._close(RunState.FAILED)
             raise
         failed = [n for n, s in self._nodes.items() if s.state is NodeState.FAILED]
         if failed:
@@ -87,7 +102,7 @@ class DagWorkflow:
                 f"{len(failed)} of {len(self._nodes)} nodes failed: {shown}", failed=failed
             )
         self._close(RunState.SUCCEEDED)
-        # the result is a summary: a page of nodes at most (payloads are capped at 2 MB)
+        # the result is a summary: a page of nodes at most (a payload is capped at 2 MB)
         return self.status(StatusPage(limit=STATUS_PAGE))
 
     @workflow.signal(name=GRANT_SIGNAL)
@@ -99,15 +114,12 @@ class DagWorkflow:
     def status(self, page: StatusPage | None = None) -> DagStatus:
         """The status document; large runs are read a page of nodes at a time."""
         page = page or StatusPage(limit=STATUS_PAGE)
-        ids = list(self._nodes)
-        end = len(ids) if page.limit is None else page.offset + page.limit
-        chosen = {node_id: self._nodes[node_id] for node_id in ids[page.offset : end]}
         return self._status.model_copy(
             update={
-                "nodes": chosen,
+                "nodes": status_page(self._nodes, page),
                 "status": self._state,
                 "progress": self.progress(),
-                "nodes_total": len(ids),
+                "nodes_total": len(self._nodes),
                 "nodes_offset": page.offset,
             }
         )
@@ -115,12 +127,13 @@ class DagWorkflow:
     @workflow.query(name="progress")
     def progress(self) -> Progress | None:
         """Counts and the critical-path estimate, without the nodes: cheap to poll."""
-        if self._scheduler is None or self._graph is None:
+        if self._scheduler is None or self._dag is None:
             return None
         counts = self._scheduler.counts
         eta = None
         if self._state is RunState.RUNNING:
-            eta = remaining_seconds(self._graph, self._nodes, workflow.now())
+            dag = self._dag
+            eta = remaining_seconds(dag.topology, dag.step_of, self._nodes, workflow.now())
         return Progress(
             total=len(self._nodes),
             done=sum(n for state, n in counts.items() if state.finished),
@@ -135,23 +148,21 @@ class DagWorkflow:
         return self._input.model_copy(update={"carried": None})
 
     async def _drive(self, run: DagRunInput) -> None:
-        scheduler = self._scheduler
-        assert scheduler is not None
-        limit = self._graph.spec.parallel_limit if self._graph else 1
+        scheduler, dag, plan = self._scheduler, self._dag, self._plan
+        assert scheduler is not None and dag is not None and plan is not None
+        limit = dag.settings.parallel_limit
         while not scheduler.finished:
             if self._should_continue(run):
                 await workflow.wait_condition(lambda: scheduler.running == 0 and not self._live)
-                workflow.continue_as_new(
-                    run.model_copy(
-                        update={
-                            "carried": CarriedState.pack(
-                                self._status.started_at or workflow.now(),
-                                self._nodes,
-                                self._progress_marks,
-                            )
-                        }
+                started_at = self._status.started_at or workflow.now()
+                try:
+                    handed = next_run_input(
+                        run, plan, self._nodes, started_at, self._progress_marks
                     )
-                )
+                except WorkFailedError as too_big:
+                    scheduler.cancel_pending(too_big.message)
+                    raise
+                workflow.continue_as_new(handed)
             for node_id in scheduler.take_ready(limit - scheduler.running):
                 task = asyncio.create_task(self._run_node(node_id))
                 self._tasks[node_id] = task
@@ -173,12 +184,18 @@ class DagWorkflow:
         )
 
     async def _run_node(self, node_id: str) -> None:
-        assert self._input is not None and self._graph is not None
-        node = self._specs[node_id]
+        assert self._dag is not None
         status = self._nodes[node_id]
         status.started_at = workflow.now()
         try:
-            async with hold_resources(self._graph.spec, node, status, self._arbiters):
+            node = self._dag.node(node_id)
+        except ValueError as error:  # a run input not built by the client (`prepare_run`)
+            problem = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
+            status.error, status.error_type = f"the node's spec is invalid: {problem}", "validation"
+            self._end(node_id, NodeState.FAILED)
+            return
+        try:
+            async with hold_resources(self._dag.header, node, status, self._arbiters):
                 await self._attempt(node, status)
         except NodeFailed as refused:  # the arbiter did not grant the node's resources
             await self._recover(node, refused)
@@ -192,7 +209,7 @@ class DagWorkflow:
             self._changed = True
 
     async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
-        assert self._input is not None and self._graph is not None
+        assert self._input is not None and self._dag is not None
         node_id = node.id
         try:
             try:
@@ -204,8 +221,8 @@ class DagWorkflow:
                 )
             except InvalidInputError as error:
                 raise NodeFailed(error.message, error.code, 0) from None
-            parents = [self._nodes[p].fingerprint for p in self._graph.parents[node_id]]
-            status.fingerprint = fingerprint(_step_identity(node), inputs, parents)
+            parents = [self._nodes[p].fingerprint for p in self._dag.topology.parents[node_id]]
+            status.fingerprint = fingerprint(self._dag.step_of[node_id], inputs, parents)
             if self._reuse(node_id, status):
                 return
             status.reason = status.reason or self._why_run(node_id)
@@ -220,8 +237,8 @@ class DagWorkflow:
             await self._recover(node, failure)
 
     async def _execute(self, node: NodeSpec, activity: str, inputs: Any) -> tuple[Any, int | None]:
-        assert self._graph is not None
-        spec = self._graph.spec
+        assert self._dag is not None
+        spec = self._dag.settings
         retry = spec.retry_of(node)
         timeout = spec.timeout_of(node)
 
@@ -248,21 +265,24 @@ class DagWorkflow:
 
     async def _run_child(self, node: NodeSpec, inputs: Any) -> dict[str, Any]:
         """A child graph as a child workflow; its output maps its sink nodes to their outputs."""
-        assert node.dag is not None and self._input is not None
-        child_id = f"{workflow.info().workflow_id}.{node.id}"
+        assert self._dag is not None and self._input is not None
+        child = self._dag.child(node.id)
+        assert child is not None
+        child_id = child_run_id(workflow.info().workflow_id, node.id)
         self._nodes[node.id].reason = f"child graph run {child_id}"
         try:
             result = await workflow.execute_child_workflow(
                 "pit.dag",
-                DagRunInput.for_spec(
-                    node.dag,
+                DagRunInput.for_plan(
+                    child,
                     run_inputs=inputs if isinstance(inputs, dict) else {"value": inputs},
                     search_attributes=self._input.search_attributes,
+                    payload_limit=self._input.payload_limit,
                 ),
                 id=child_id,
                 result_type=DagStatus,
                 run_timeout=node.timeout,
-                static_summary=f"child graph {node.dag.name} of {node.id}",
+                static_summary=f"child graph {child.name} of {node.id}",
             )
         except ChildWorkflowError as error:
             if is_cancelled_exception(error):
@@ -270,8 +290,7 @@ class DagWorkflow:
             cause = error.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
             raise NodeFailed(f"child graph {child_id}: {message}", "work_failed", 1) from None
-        child = check_graph(node.dag)
-        sinks = [node_id for node_id in child.order if not child.children[node_id]]
+        sinks = child.topology.sinks()
         return {sink: result.nodes[sink].output for sink in sinks if sink in result.nodes}
 
     async def _recover(self, node: NodeSpec, failure: NodeFailed) -> None:
@@ -304,12 +323,12 @@ class DagWorkflow:
                 self._end(node.id, NodeState.SUCCEEDED)
                 return
         self._end(node.id, NodeState.FAILED)
-        if self._graph is not None and self._graph.spec.fail_fast:
+        if self._dag is not None and self._dag.settings.fail_fast:
             await self._stop_running(f"fail_fast: node {node.id} failed")
 
     def _reuse(self, node_id: str, status: NodeStatus) -> bool:
-        assert self._input is not None
-        earlier = self._input.reuse.get(node_id)
+        assert self._plan is not None
+        earlier = self._plan.reuse.get(node_id)
         if earlier is None or earlier.fingerprint != status.fingerprint:
             return False
         status.output = earlier.output
@@ -318,10 +337,10 @@ class DagWorkflow:
         return True
 
     def _why_run(self, node_id: str) -> str | None:
-        assert self._input is not None
+        assert self._input is not None and self._plan is not None
         if self._input.resumed_from is None:
             return None
-        if node_id in self._input.reuse:
+        if node_id in self._plan.reuse:
             return "ran: activity, inputs or upstream changed since the earlier run"
         return "ran: it did not succeed in the earlier run (or is new)"
 
@@ -384,10 +403,3 @@ class _Outputs(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-
-def _step_identity(node: NodeSpec) -> str:
-    """What a fingerprint hashes for the step itself: a child graph's whole spec."""
-    if node.dag is None:
-        return node.step if node.model is None else f"{node.step}@{node.model}"
-    return f"{node.step}:{node.dag.model_dump_json()}"

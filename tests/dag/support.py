@@ -4,7 +4,9 @@ process (the crash test) leaves the same evidence as one in the test's own proce
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -65,9 +67,15 @@ async def big(inputs: dict[str, Any]) -> str:
     return "x" * int(inputs["bytes"])
 
 
+@activity.defn(name="test.noise")
+async def noise(inputs: dict[str, Any]) -> str:
+    """`bytes` random bytes as text: an output no compression shrinks much."""
+    return base64.b64encode(os.urandom(int(inputs["bytes"]))).decode()
+
+
 @activity.defn(name="test.measure")
 async def measure(inputs: dict[str, Any]) -> dict[str, int]:
     return {"length": len(inputs["value"])}
 
 
-ACTIVITIES = [record, flaky, gate, big, measure]
+ACTIVITIES = [record, flaky, gate, big, noise, measure]

@@ -172,3 +172,75 @@ def test_unknown_run_is_a_clear_not_found(dev_server: str, tmp_path: Path) -> No
     result = pit("--temporal", dev_server, "dag", "status", "no-such-run", cwd=tmp_path)
     assert result.returncode == 2
     assert "no DAG run 'no-such-run'" in result.stderr
+
+
+def _refused(result: subprocess.CompletedProcess[str], home: Path) -> str:
+    """The one line a refused command printed, after checking it started nothing."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pit: error: "), result.stderr
+    assert lines[0].isprintable() and "Traceback" not in result.stderr
+    assert not (home / ".pit").exists(), "a refused run started the embedded server"
+    return lines[0]
+
+
+def test_a_100000_node_dag_is_refused_up_front_naming_the_limit(tmp_path: Path) -> None:
+    nodes = [{"id": f"n{i}", "activity": "pit.echo"} for i in range(100_000)]
+    dag = tmp_path / "huge.json"
+    dag.write_text(json.dumps({"name": "huge", "nodes": nodes}))
+    line = _refused(pit("run", str(dag), "--no-wait", cwd=tmp_path), tmp_path)
+    assert line == (
+        "pit: error: nodes: 100000 nodes: over the limit of 20,000 per DAG (child graphs' "
+        "nodes count too): split the work into several runs"
+    )
+
+
+def test_a_50_mb_node_input_is_refused_up_front_naming_the_limit(tmp_path: Path) -> None:
+    for suffix, opening, closing, limit in (
+        (
+            ".yaml",
+            "name: fat\nnodes:\n  - {id: a, activity: pit.echo, inputs: {blob: '",
+            "'}}\n",
+            1,
+        ),
+        (
+            ".json",
+            '{"name": "fat", "nodes": [{"id": "a", "activity": "pit.echo", "inputs": {"blob": "',
+            '"}}]}',
+            16,
+        ),
+    ):
+        dag = tmp_path / f"fat{suffix}"
+        with dag.open("w") as handle:
+            handle.write(opening)
+            for _ in range(50):
+                handle.write("x" * 1024 * 1024)
+            handle.write(closing)
+        line = _refused(pit("run", str(dag), cwd=tmp_path), tmp_path)
+        assert f"is larger than {limit} MiB, the limit for this kind of file" in line
+    dag = tmp_path / "fat.yaml"
+    dag.write_text(
+        "name: fat\nnodes:\n  - {id: a, activity: pit.echo, inputs: {blob: '"
+        + "x" * 100_000
+        + "'}}\n"
+    )
+    line = _refused(pit("run", str(dag), cwd=tmp_path), tmp_path)
+    assert line.startswith("pit: error: nodes[0].inputs: {...}: 97.7 KiB of JSON, over the limit")
+
+
+def test_names_and_run_ids_with_control_characters_or_too_long_are_refused(
+    tmp_path: Path,
+) -> None:
+    dag = tmp_path / "named.yaml"
+    dag.write_text('name: "a\\0b\\nc"\nnodes:\n  - {id: a, activity: pit.echo}\n')
+    line = _refused(pit("run", str(dag), cwd=tmp_path), tmp_path)
+    assert line.startswith("pit: error: name: 'a\\x00b\\nc': 1 to 100 characters")
+    dag.write_text("name: fine\nnodes:\n  - {id: a, activity: pit.echo}\n")
+    for bad in ("x" * 2000, "two\nlines", "tab\there"):
+        line = _refused(pit("run", str(dag), "--id", bad, cwd=tmp_path), tmp_path)
+        assert line.startswith("pit: error: --id: ") and "1 to 128 characters" in line
+        for command in (("dag", "status", bad), ("dag", "cancel", bad), ("dag", "resume", bad)):
+            line = _refused(pit(*command, cwd=tmp_path), tmp_path)
+            assert line.startswith("pit: error: RUN_ID: "), line
+    line = _refused(pit("dag", "resume", "fine-1", "--id", "x" * 129, cwd=tmp_path), tmp_path)
+    assert line.startswith("pit: error: --id: ")

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowFailureError
 
 from pit.cli._dag_client import reusable_nodes, run_status, start_run
+from pit.dag.compiled import compile_graph
 from pit.dag.graph import parse_dag
+from pit.dag.limits import child_run_id
 from pit.dag.run import DagRunInput
 from pit.dag.status import DagStatus, NodeState, RunState
 from tests.dag.support import read_log
@@ -318,8 +320,8 @@ async def test_long_run_continues_as_new_under_one_id(
     handle = await temporal_client.start_workflow(
         "pit.dag",
         # a tiny history budget forces several continue-as-new hand-overs
-        DagRunInput(
-            spec=parse_dag({"name": "chain", "nodes": nodes}).spec, continue_after_events=60
+        DagRunInput.for_plan(
+            compile_graph(parse_dag({"name": "chain", "nodes": nodes})), continue_after_events=60
         ),
         id=run_id,
         task_queue=dag_worker,
@@ -379,3 +381,19 @@ async def test_failed_child_graph_fails_its_node(temporal_client: Client, dag_wo
     assert status.nodes["sub"].state is NodeState.FAILED
     assert "1 of 1 nodes failed: bad" in (status.nodes["sub"].error or "")
     assert status.nodes["after"].state is NodeState.UPSTREAM_FAILED
+
+
+async def test_a_child_of_a_run_with_a_long_id_runs_under_a_shortened_valid_id(
+    temporal_client: Client, dag_worker: str
+) -> None:
+    run_id = f"{dag_worker}-".ljust(128, "x")
+    child = {"name": "inner", "nodes": [{"id": "leaf", "activity": "pit.echo", "inputs": {"v": 1}}]}
+    data = {"name": "outer", "nodes": [{"id": "sub", "dag": child}]}
+    status = await run_dag(temporal_client, dag_worker, data, run_id=run_id)
+    assert status.status is RunState.SUCCEEDED
+    assert status.nodes["sub"].output == {"leaf": {"v": 1}}
+    inner_id = child_run_id(run_id, "sub")
+    assert len(inner_id) == 128 and inner_id.startswith(run_id[:100])
+    assert status.nodes["sub"].reason == f"child graph run {inner_id}"
+    inner = await run_status(temporal_client, inner_id)
+    assert inner.status is RunState.SUCCEEDED

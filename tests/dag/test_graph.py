@@ -107,7 +107,8 @@ def test_empty_graph_and_missing_name_are_refused() -> None:
     assert problems({"nodes": [node("a")]})[0].startswith("name")
 
 
-def test_parallel_limit_never_exceeds_the_engine_cap() -> None:
+def test_parallel_limit_defaults_to_100_and_never_exceeds_the_engine_cap() -> None:
+    assert parse_dag(dag(node("a"))).spec.parallel_limit == 100
     assert parse_dag(dag(node("a"), max_parallel=10_000)).spec.parallel_limit == 500
     assert parse_dag(dag(node("a"), max_parallel=3)).spec.parallel_limit == 3
 

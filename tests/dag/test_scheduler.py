@@ -123,37 +123,3 @@ def test_ready_nodes_come_in_file_order_and_respect_the_limit() -> None:
     scheduler = Scheduler(graph, {n: NodeStatus() for n in graph.order})
     assert scheduler.take_ready(3) == ["n0", "n1", "n2"]
     assert scheduler.running == 3
-
-
-def test_big_specs_and_carried_state_travel_compressed_and_round_trip() -> None:
-    from pit.dag.run import CarriedState, DagRunInput
-
-    data = {
-        "name": "big",
-        "nodes": [{"id": f"n{i}", "activity": "pit.echo", "inputs": {"i": i}} for i in range(5000)],
-    }
-    spec = parse_dag(data).spec
-    packed = DagRunInput.for_spec(spec)
-    assert packed.spec is None and packed.packed_spec is not None
-    assert len(packed.model_dump_json()) < 200_000
-    assert DagRunInput.model_validate_json(packed.model_dump_json()).dag_spec() == spec
-    assert (
-        DagRunInput.for_spec(parse_dag({"name": "s", "nodes": data["nodes"][:3]}).spec).spec
-        is not None
-    )
-
-    nodes = {
-        f"n{i}": NodeStatus(state=NodeState.SUCCEEDED, output={"i": i}, attempts=1)
-        for i in range(5000)
-    }
-    carried = CarriedState.model_validate_json(
-        CarriedState.pack(spec_time(), nodes, 3).model_dump_json()
-    )
-    assert carried.nodes() == nodes
-    assert carried.progress_marks == 3
-
-
-def spec_time():
-    from datetime import UTC, datetime
-
-    return datetime(2026, 1, 1, tzinfo=UTC)
