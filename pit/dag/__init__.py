@@ -2,7 +2,6 @@
 
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import DagInvalidError, Graph, Topology, check_graph, parse_dag
-from pit.dag.loader import load_dag
 from pit.dag.spec import DagSpec, NodeSpec
 from pit.dag.status import DagStatus, NodeState, NodeStatus, RunState
 
@@ -19,6 +18,5 @@ __all__ = [
     "Topology",
     "check_graph",
     "compile_graph",
-    "load_dag",
     "parse_dag",
 ]
