@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import activity
 
 from pit.artifacts.index_port import Filter, MetaValue, SearchHit
-from pit.artifacts.maintenance import read_head
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE
 from pit.artifacts.store import ArtifactStore
 from pit.common.errors import IntegrityError, InvalidInputError
@@ -209,7 +208,7 @@ class ArtifactActivities:
             report = await self.store.reindex()
             return IndexOutput(indexed=report.indexed)
         manifest = await self.store.manifest(inputs.artifact, inputs.version)
-        head = await read_head(self.store, manifest)
+        head = await self.store.read_head(manifest)
         await self.store.index.index(self.store.document(manifest, head))
         return IndexOutput(indexed=1)
 

@@ -10,7 +10,6 @@ import click
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from pit import __version__
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.client import PitClient
@@ -18,6 +17,7 @@ from pit.common.check import CheckResult
 from pit.common.config import Settings
 from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.logging import configure_logging
+from pit.common.version import __version__
 from pit.infra.temporal import TemporalSession
 from pit.infra.temporal.reconnect import process_gone, wait_process_gone
 from pit.workers import PitPlugin, build_worker, local_pit, run_until_signalled
