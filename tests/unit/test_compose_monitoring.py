@@ -81,6 +81,9 @@ def test_prometheus_scrapes_the_temporal_server_where_it_serves_metrics() -> Non
 def test_grafana_mounts_what_its_provisioning_points_at() -> None:
     grafana = _compose()["services"]["grafana"]
     mounts = dict(volume.split(":")[1::-1] for volume in grafana["volumes"])  # target -> source
+    provisioning = "/etc/grafana/provisioning"
+    assert (ROOT / mounts[f"{provisioning}/dashboards"] / "pit.yml").is_file()
+    assert (ROOT / mounts[f"{provisioning}/datasources"] / "prometheus.yml").is_file()
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/pit.yml").read_text())
     path = provider["providers"][0]["options"]["path"]
     assert (ROOT / mounts[path] / "pit-workers.json").is_file()
