@@ -70,10 +70,10 @@ def test_inconsistent_chunk_params_are_refused(params: dict[str, int]) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.one_of(
-        st.binary(min_size=0, max_size=70_000),
-        st.builds(lambda n, b: bytes([b]) * n, st.integers(0, 70_000), st.integers(0, 255)),
+        st.binary(min_size=0, max_size=120_000),
+        st.builds(lambda n, b: bytes([b]) * n, st.integers(0, 120_000), st.integers(0, 255)),
     ),
-    st.lists(st.integers(1, 20_000), min_size=1, max_size=12),
+    st.lists(st.integers(1, 50_000), min_size=1, max_size=12),
 )
 def test_streamed_cuts_are_the_cuts_fastcdc_makes_of_the_whole_content(
     data: bytes, pieces: list[int]
