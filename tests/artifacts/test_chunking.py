@@ -95,3 +95,12 @@ def test_default_chunks_stay_between_min_and_max_and_average_about_the_expected_
     assert all(DEFAULT_PARAMS.min_size <= size <= DEFAULT_PARAMS.max_size for size in sizes[:-1])
     mean = sum(sizes) / len(sizes)
     assert DEFAULT_PARAMS.avg_size * 0.8 <= mean <= DEFAULT_PARAMS.avg_size * 1.6
+
+
+def test_default_cut_points_are_pinned() -> None:
+    """Stored chunks deduplicate with new puts only while cut points stay where they were: a
+    pyfastcdc upgrade (or a change of the defaults) that moves them fails here first."""
+    data = random.Random(2026).randbytes(6 * 1024 * 1024)
+    assert [len(chunk) for chunk in chunk_bytes(data)] == [
+        723670, 150217, 685758, 819026, 551624, 630993, 672447, 560167, 273570, 685181, 538803,
+    ]  # fmt: skip
