@@ -23,12 +23,15 @@ lists its chunks, and reading never cuts anything again.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar, cast, overload
 
-from pyfastcdc import FastCDC
+from pyfastcdc import FastCDC, NormalizedChunking
 
 _KIB = 1024
 _MIB = 1024 * 1024
+ChunkT = TypeVar("ChunkT", bound=bytes)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class ChunkParams:
     min_size: int = 128 * _KIB
     avg_size: int = 512 * _KIB
     max_size: int = 2 * _MIB
-    normalization: int = 2
+    normalization: NormalizedChunking = 2
 
     def __post_init__(self) -> None:
         if self.avg_size & (self.avg_size - 1) or not 256 <= self.avg_size <= 4 * _MIB:
@@ -70,41 +73,48 @@ def _cutter(params: ChunkParams) -> FastCDC:
     )
 
 
-class Chunker:
+class Chunker(Generic[ChunkT]):
     """Splits a stream fed piece by piece; the chunks do not depend on how it was split.
 
     A cut is taken only with `max_size` bytes after the chunk's start in hand (or at the end
     of the content): FastCDC never looks further, so the cut is the one the whole content
-    would get.
+    would get. `make` copies each chunk out (`bytes`, or `HashedBytes` to hash it as well).
     """
 
-    def __init__(self, params: ChunkParams = DEFAULT_PARAMS) -> None:
+    @overload
+    def __init__(self: Chunker[bytes], params: ChunkParams = ...) -> None: ...
+    @overload
+    def __init__(self, params: ChunkParams, make: Callable[[memoryview], ChunkT]) -> None: ...
+    def __init__(
+        self, params: ChunkParams = DEFAULT_PARAMS, make: Callable[[memoryview], bytes] = bytes
+    ) -> None:
         self._params = params
         self._cutter = _cutter(params)
+        self._make = cast(Callable[[memoryview], ChunkT], make)
         self._pending = bytearray()
 
-    def feed(self, piece: bytes | bytearray | memoryview) -> list[bytes]:
+    def feed(self, piece: bytes | bytearray | memoryview) -> list[ChunkT]:
         """Chunks completed by `piece`; keeps less than `max_size` bytes pending."""
         self._pending += piece
         if len(self._pending) < self._params.max_size:
             return []
         return self._cut(ahead=self._params.max_size)
 
-    def finish(self) -> list[bytes]:
+    def finish(self) -> list[ChunkT]:
         """The remaining chunks, at the end of the content."""
         return self._cut(ahead=1)
 
-    def _cut(self, ahead: int) -> list[bytes]:
+    def _cut(self, ahead: int) -> list[ChunkT]:
         """Chunks from the front of the pending bytes while at least `ahead` bytes are left."""
         pending = self._pending
-        chunks: list[bytes] = []
+        chunks: list[ChunkT] = []
         taken = 0
         view = memoryview(pending)
         cuts = self._cutter.cut_buf(view)
         try:
             while len(pending) - taken >= ahead:
                 length = next(cuts).length
-                chunks.append(bytes(view[taken : taken + length]))
+                chunks.append(self._make(view[taken : taken + length]))
                 taken += length
         finally:
             del cuts  # it holds the buffer: let go before the bytearray is resized

@@ -20,6 +20,30 @@ def digest_of(data: bytes | bytearray | memoryview) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class HashedBytes(bytes):
+    """Bytes with the SHA-256 digest of exactly these bytes, computed when they were made.
+
+    Bytes never change, so whoever holds them can take `digest` without hashing them again:
+    it is never a claim someone made about them. A blob store hashes what it is given once,
+    here, instead of once by the caller and once more by the store.
+    """
+
+    _digest: str
+
+    def __new__(cls, data: bytes | bytearray | memoryview) -> HashedBytes:
+        made = super().__new__(cls, data)
+        made._digest = digest_of(made)
+        return made
+
+    @property
+    def digest(self) -> str:
+        return self._digest
+
+    def require(self, digest: str, what: str = "blob") -> None:
+        """IntegrityError unless these bytes hash to `digest`."""
+        _require(self._digest, digest, what)
+
+
 def hex_of(digest: str) -> str:
     """The 64 hex digits of a `sha256:` digest."""
     return digest.removeprefix("sha256:")
@@ -42,12 +66,14 @@ class StreamHasher:
 
     def require(self, digest: str, what: str = "blob") -> None:
         """IntegrityError unless the bytes seen hash to `digest`."""
-        if self.digest != digest:
-            raise IntegrityError(
-                f"{what}: content hashes to {self.digest}, not {digest}",
-                expected=digest,
-                actual=self.digest,
-            )
+        _require(self.digest, digest, what)
+
+
+def _require(actual: str, digest: str, what: str) -> None:
+    if actual != digest:
+        raise IntegrityError(
+            f"{what}: content hashes to {actual}, not {digest}", expected=digest, actual=actual
+        )
 
 
 async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
