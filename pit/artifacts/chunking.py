@@ -79,26 +79,66 @@ class Chunker(Generic[ChunkT]):
     A cut is taken only with `max_size` bytes after the chunk's start in hand (or at the end
     of the content): FastCDC never looks further, so the cut is the one the whole content
     would get. `make` copies each chunk out (`bytes`, or `HashedBytes` to hash it as well).
+
+    The bytes wait in one buffer of `max_size + room` bytes, allocated once: `read` fills it
+    straight from a file (no block is allocated per read), `append` copies a piece in, and
+    each returns a view of the new bytes, valid until the next `read` or `append`.
     """
 
     @overload
-    def __init__(self: Chunker[bytes], params: ChunkParams = ...) -> None: ...
+    def __init__(self: Chunker[bytes], params: ChunkParams = ..., *, room: int = ...) -> None: ...
     @overload
-    def __init__(self, params: ChunkParams, make: Callable[[memoryview], ChunkT]) -> None: ...
     def __init__(
-        self, params: ChunkParams = DEFAULT_PARAMS, make: Callable[[memoryview], bytes] = bytes
+        self, params: ChunkParams, make: Callable[[memoryview], ChunkT], *, room: int = ...
+    ) -> None: ...
+    def __init__(
+        self,
+        params: ChunkParams = DEFAULT_PARAMS,
+        make: Callable[[memoryview], bytes] = bytes,
+        *,
+        room: int = 8 * _MIB,
     ) -> None:
         self._params = params
         self._cutter = _cutter(params)
         self._make = cast(Callable[[memoryview], ChunkT], make)
-        self._pending = bytearray()
+        self._step = room
+        self._buffer = memoryview(bytearray(params.max_size + room))
+        self._start = self._end = 0  # the pending bytes are _buffer[_start:_end]
+
+    @property
+    def room(self) -> int:
+        """How many bytes the next `read` or `append` may add (at least `room` after a cut)."""
+        return len(self._buffer) - (self._end - self._start)
+
+    def read(self, read_into: Callable[[memoryview], int | None]) -> memoryview:
+        """New bytes read by `read_into` (`file.readinto`) into the free room; empty at the
+        end of the file."""
+        self._compact()
+        count = read_into(self._buffer[self._end :]) or 0
+        self._end += count
+        return self._buffer[self._end - count : self._end]
+
+    def append(self, piece: bytes | bytearray | memoryview) -> memoryview:
+        """`piece` (at most `room` bytes) copied in."""
+        self._compact()
+        if len(piece) > len(self._buffer) - self._end:
+            raise ValueError(f"a piece of {len(piece)} bytes does not fit in {self.room}")
+        self._buffer[self._end : self._end + len(piece)] = piece
+        self._end += len(piece)
+        return self._buffer[self._end - len(piece) : self._end]
+
+    def cut(self) -> list[ChunkT]:
+        """The chunks that the bytes in hand complete; less than `max_size` bytes stay."""
+        return self._cut(ahead=self._params.max_size)
 
     def feed(self, piece: bytes | bytearray | memoryview) -> list[ChunkT]:
-        """Chunks completed by `piece`; keeps less than `max_size` bytes pending."""
-        self._pending += piece
-        if len(self._pending) < self._params.max_size:
-            return []
-        return self._cut(ahead=self._params.max_size)
+        """Chunks completed by `piece` (of any size)."""
+        chunks: list[ChunkT] = []
+        with memoryview(piece) as whole:
+            for start in range(0, len(whole), self._step):
+                self.append(whole[start : start + self._step])
+                chunks += self.cut()
+        return chunks
 
     def finish(self) -> list[ChunkT]:
         """The remaining chunks, at the end of the content."""
@@ -106,21 +146,23 @@ class Chunker(Generic[ChunkT]):
 
     def _cut(self, ahead: int) -> list[ChunkT]:
         """Chunks from the front of the pending bytes while at least `ahead` bytes are left."""
-        pending = self._pending
         chunks: list[ChunkT] = []
-        taken = 0
-        view = memoryview(pending)
-        cuts = self._cutter.cut_buf(view)
+        cuts = self._cutter.cut_buf(self._buffer[self._start : self._end])
         try:
-            while len(pending) - taken >= ahead:
+            while self._end - self._start >= ahead:
                 length = next(cuts).length
-                chunks.append(self._make(view[taken : taken + length]))
-                taken += length
+                chunks.append(self._make(self._buffer[self._start : self._start + length]))
+                self._start += length
         finally:
-            del cuts  # it holds the buffer: let go before the bytearray is resized
-            view.release()
-        del pending[:taken]
+            del cuts
         return chunks
+
+    def _compact(self) -> None:
+        """Move the pending bytes (less than `max_size` after a cut) to the front."""
+        if self._start:
+            pending = self._end - self._start
+            self._buffer[:pending] = self._buffer[self._start : self._end]  # a memmove
+            self._start, self._end = 0, pending
 
 
 def chunk_bytes(data: bytes, params: ChunkParams = DEFAULT_PARAMS) -> list[bytes]:

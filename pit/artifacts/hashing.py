@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
-from pathlib import Path
 
-from pit.common.errors import IntegrityError, InvalidInputError
+from pit.common.errors import IntegrityError
 
 READ_SIZE = 1024 * 1024
 """Bytes read at a time from a file or handed out at a time from a stream."""
@@ -74,37 +72,6 @@ def _require(actual: str, digest: str, what: str) -> None:
         raise IntegrityError(
             f"{what}: content hashes to {actual}, not {digest}", expected=digest, actual=actual
         )
-
-
-async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
-    """`data` as a stream of pieces of at most `piece` bytes."""
-    view = memoryview(data)
-    for start in range(0, len(data), piece):
-        yield bytes(view[start : start + piece])
-
-
-async def file_stream(
-    path: Path, piece: int = READ_SIZE, *, field: str = "content"
-) -> AsyncIterator[bytes]:
-    """The bytes of `path`, read in pieces off the event loop; never all in memory. A file
-    that cannot be read is an InvalidInputError naming `field`."""
-    try:
-        handle = await asyncio.to_thread(path.open, "rb")
-    except OSError as error:
-        rule = f"cannot be read: {error.strerror or error}"
-        raise InvalidInputError.for_field(field, str(path), rule) from None
-    try:
-        while True:
-            try:
-                block = await asyncio.to_thread(handle.read, piece)
-            except OSError as error:
-                rule = f"cannot be read: {error.strerror or error}"
-                raise InvalidInputError.for_field(field, str(path), rule) from None
-            if not block:
-                return
-            yield block
-    finally:
-        await asyncio.to_thread(handle.close)
 
 
 async def verified(

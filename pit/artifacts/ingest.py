@@ -1,21 +1,23 @@
 """Putting content into a blob store: hashed once, chunked when it is large, written in parallel.
 
-Large content flows through a pipeline of threads, so that on two cores the work that holds
-no lock overlaps: one thread hashes the whole content, one cuts it and hashes each chunk (into
+Large content flows through threads, so that on two cores the work that holds no lock
+overlaps: a file is read straight into the chunker's buffer, then one thread hashes the new
+bytes into the whole-content digest while another cuts chunks and hashes each (into
 `HashedBytes`, which the blob store takes without hashing them again), and up to
-`CHUNK_WRITES` chunks are written and fsynced at once. The event loop only hands blocks on.
+`CHUNK_WRITES` chunks are written and fsynced at once. The event loop only hands work on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.chunking import CHUNKING_THRESHOLD, DEFAULT_PARAMS, Chunker, ChunkParams
-from pit.artifacts.hashing import ByteStream, HashedBytes, StreamHasher, file_stream
+from pit.artifacts.hashing import ByteStream, HashedBytes, StreamHasher
 from pit.artifacts.manifest import ChunkRef
 from pit.artifacts.text import MAX_INDEXED_BYTES
 from pit.common.errors import InvalidInputError
@@ -25,12 +27,15 @@ Content = bytes | Path | ByteStream
 Block = bytes | memoryview
 
 BLOCK_SIZE = 8 * 1024 * 1024
-"""Bytes read from a file, and handed to the hashing and chunking threads, at a time."""
+"""Bytes read from a file, or taken from a stream, at a time."""
 CHUNK_WRITES = 16
 """Chunks written at once: their fsyncs overlap (a journal commits many together), and memory
 stays bounded (16 chunks of at most 2 MiB)."""
 _HASH_IN_LOOP = 64 * 1024
 """Content up to this size is hashed on the event loop: a thread costs more than the hash."""
+
+More = Callable[[Chunker[HashedBytes]], Awaitable[memoryview]]
+"""Adds the content's next bytes to a chunker; returns them (empty at the end)."""
 
 
 @dataclass(frozen=True)
@@ -43,19 +48,6 @@ class Ingested:
     """The first bytes (up to MAX_INDEXED_BYTES), for text extraction."""
 
 
-def as_stream(content: Content, field: str = "content") -> AsyncIterable[Block]:
-    """`content` as an async stream of pieces."""
-    if isinstance(content, bytes | bytearray | memoryview):
-        return _slices(bytes(content), BLOCK_SIZE)
-    if isinstance(content, Path):
-        if not content.is_file():
-            raise InvalidInputError.for_field(field, str(content), "must be an existing file")
-        return file_stream(content, BLOCK_SIZE, field=field)
-    if hasattr(content, "__aiter__"):
-        return content
-    raise InvalidInputError.for_field(field, type(content).__name__, "bytes, a Path or a stream")
-
-
 async def ingest(
     blobs: BlobStore,
     content: Content,
@@ -63,25 +55,25 @@ async def ingest(
     storage_class: str | None = None,
     threshold: int = CHUNKING_THRESHOLD,
     params: ChunkParams = DEFAULT_PARAMS,
+    field: str = "content",
 ) -> Ingested:
     """Store `content`: as one blob below `threshold` bytes, else as content-defined chunks.
 
-    Memory stays bounded whatever the size of the content: `threshold` plus a few blocks and
-    `CHUNK_WRITES` chunks.
+    Memory stays bounded whatever the size of the content: `threshold`, a block, the
+    chunker's buffer and `CHUNK_WRITES` chunks. A file or stream that cannot be read is an
+    InvalidInputError naming `field`.
     """
-    if isinstance(content, bytes | bytearray | memoryview) and len(content) < threshold:
-        return await _store_whole(blobs, bytes(content), storage_class)
-    blocks = _blocks(as_stream(content), BLOCK_SIZE)
-    first: list[Block] = []
-    size = 0
-    async for block in blocks:
-        first.append(block)
-        size += len(block)
-        if size >= threshold:
-            break
-    if size < threshold:
-        return await _store_whole(blobs, b"".join(first), storage_class)
-    return await _store_chunked(blobs, _chain(first, blocks), params, storage_class)
+    if isinstance(content, bytes | bytearray | memoryview):
+        if len(content) < threshold:
+            return await _store_whole(blobs, bytes(content), storage_class)
+        return await _store_stream(blobs, _slices(bytes(content)), threshold, params, storage_class)
+    if isinstance(content, Path):
+        if not content.is_file():
+            raise InvalidInputError.for_field(field, str(content), "must be an existing file")
+        return await _store_file(blobs, content, field, threshold, params, storage_class)
+    if hasattr(content, "__aiter__"):
+        return await _store_stream(blobs, content, threshold, params, storage_class)
+    raise InvalidInputError.for_field(field, type(content).__name__, "bytes, a Path or a stream")
 
 
 async def _store_whole(blobs: BlobStore, data: bytes, storage_class: str | None) -> Ingested:
@@ -93,37 +85,110 @@ async def _store_whole(blobs: BlobStore, data: bytes, storage_class: str | None)
     return Ingested(blob.digest, len(blob), None, int(written), blob[:MAX_INDEXED_BYTES])
 
 
-async def _store_chunked(
+async def _store_file(
     blobs: BlobStore,
-    blocks: AsyncIterator[Block],
+    path: Path,
+    field: str,
+    threshold: int,
     params: ChunkParams,
     storage_class: str | None,
 ) -> Ingested:
+    def unreadable(error: OSError) -> InvalidInputError:
+        rule = f"cannot be read: {error.strerror or error}"
+        return InvalidInputError.for_field(field, str(path), rule)
+
+    try:
+        handle = await asyncio.to_thread(_open_binary, path)
+    except OSError as error:
+        raise unreadable(error) from None
+
+    async def read(size: int) -> bytes:
+        try:
+            return await asyncio.to_thread(handle.read, size)
+        except OSError as error:
+            raise unreadable(error) from None
+
+    async def more(chunker: Chunker[HashedBytes]) -> memoryview:
+        try:
+            return await asyncio.to_thread(chunker.read, handle.readinto)
+        except OSError as error:
+            raise unreadable(error) from None
+
+    try:
+        first = bytearray()
+        while len(first) < threshold and (block := await read(BLOCK_SIZE)):
+            first += block
+        if len(first) < threshold:
+            return await _store_whole(blobs, bytes(first), storage_class)
+        return await _store_chunked(blobs, bytes(first), more, params, storage_class)
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+def _open_binary(path: Path) -> BufferedReader:
+    return path.open("rb")
+
+
+async def _store_stream(
+    blobs: BlobStore,
+    stream: AsyncIterable[Block],
+    threshold: int,
+    params: ChunkParams,
+    storage_class: str | None,
+) -> Ingested:
+    blocks = _blocks(stream)
+    first = bytearray()
+    while len(first) < threshold and (block := await anext(blocks, None)) is not None:
+        first += block
+    if len(first) < threshold:
+        return await _store_whole(blobs, bytes(first), storage_class)
+
+    async def more(chunker: Chunker[HashedBytes]) -> memoryview:
+        block = await anext(blocks, None)
+        return memoryview(b"") if block is None else chunker.append(block)
+
+    return await _store_chunked(blobs, bytes(first), more, params, storage_class)
+
+
+async def _store_chunked(
+    blobs: BlobStore,
+    first: bytes,
+    more: More,
+    params: ChunkParams,
+    storage_class: str | None,
+) -> Ingested:
+    """Store `first` and what `more` adds after it as chunks."""
     whole = StreamHasher()
-    chunker = Chunker(params, HashedBytes)
-    head = bytearray()
+    chunker = Chunker(params, HashedBytes, room=BLOCK_SIZE)
+    head = bytearray(first[:MAX_INDEXED_BYTES])
     refs: list[ChunkRef] = []
     writes = _ChunkWrites(blobs, storage_class, CHUNK_WRITES)
-    hashing: asyncio.Future[None] | None = None
-    try:
-        async for block in blocks:
-            if len(head) < MAX_INDEXED_BYTES:
-                head += block[: MAX_INDEXED_BYTES - len(head)]
-            if hashing is not None:
-                await hashing  # the whole-content hash takes the blocks in order
-            hashing = asyncio.ensure_future(asyncio.to_thread(whole.update, block))
-            for chunk in await asyncio.to_thread(chunker.feed, block):
-                refs.append(ChunkRef(digest=chunk.digest, size=len(chunk)))
-                await writes.start(chunk)
-        for chunk in await asyncio.to_thread(chunker.finish):
+
+    async def hand_on(chunks: list[HashedBytes]) -> None:
+        for chunk in chunks:
             refs.append(ChunkRef(digest=chunk.digest, size=len(chunk)))
             await writes.start(chunk)
-        if hashing is not None:
-            await hashing
+
+    async def hash_and_cut(fresh: Block, cut: Callable[[], list[HashedBytes]]) -> None:
+        """The new bytes hashed into the whole while the chunks they complete are cut; the
+        hash is done before `fresh` can be overwritten."""
+        hashing = asyncio.ensure_future(asyncio.to_thread(whole.update, fresh))
+        try:
+            chunks = await asyncio.to_thread(cut)
+        finally:
+            await asyncio.wait([hashing])
+        hashing.result()
+        await hand_on(chunks)
+
+    try:
+        await hash_and_cut(first, lambda: chunker.feed(first))
+        while fresh := await more(chunker):
+            if len(head) < MAX_INDEXED_BYTES:
+                head += fresh[: MAX_INDEXED_BYTES - len(head)]
+            await hash_and_cut(fresh, chunker.cut)
+        await hand_on(await asyncio.to_thread(chunker.finish))
         written = await writes.finish()
     except BaseException:
-        if hashing is not None:
-            hashing.cancel()
         await writes.cancel()
         raise
     return Ingested(whole.digest, whole.size, tuple(refs), written, bytes(head))
@@ -172,33 +237,31 @@ class _ChunkWrites:
         await asyncio.gather(*self._running, return_exceptions=True)
 
 
-async def _slices(data: bytes, size: int) -> AsyncIterator[Block]:
+async def _slices(data: bytes) -> AsyncIterator[Block]:
     view = memoryview(data)
-    for start in range(0, len(data), size):
-        yield view[start : start + size]
+    for start in range(0, len(data), BLOCK_SIZE):
+        yield view[start : start + BLOCK_SIZE]
 
 
-async def _blocks(stream: AsyncIterable[Block], size: int) -> AsyncIterator[Block]:
-    """The stream's bytes in blocks of about `size` (a stream of small pieces is gathered, so
-    the threads are handed work worth a thread hop)."""
+async def _blocks(stream: AsyncIterable[Block]) -> AsyncIterator[Block]:
+    """The stream's bytes in blocks of `BLOCK_SIZE` (the last may be shorter): small pieces
+    are gathered, so each thread hop carries work worth it, and large ones split."""
     gathered = bytearray()
     async for piece in stream:
-        if not gathered and len(piece) >= size:
-            yield piece
-            continue
-        gathered += piece
-        if len(gathered) >= size:
-            yield bytes(gathered)
-            gathered.clear()
+        view = memoryview(piece)
+        while len(gathered) + len(view) >= BLOCK_SIZE:
+            if gathered:
+                take = BLOCK_SIZE - len(gathered)
+                gathered += view[:take]
+                yield bytes(gathered)
+                gathered.clear()
+            else:
+                take = BLOCK_SIZE
+                yield view[:take]
+            view = view[take:]
+        gathered += view
     if gathered:
         yield bytes(gathered)
-
-
-async def _chain(first: list[Block], rest: AsyncIterator[Block]) -> AsyncIterator[Block]:
-    for block in first:
-        yield block
-    async for block in rest:
-        yield block
 
 
 async def concatenated(streams: list[AsyncIterator[bytes]]) -> AsyncIterator[bytes]:

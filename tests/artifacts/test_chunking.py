@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
@@ -104,3 +105,22 @@ def test_default_cut_points_are_pinned() -> None:
     assert [len(chunk) for chunk in chunk_bytes(data)] == [
         723670, 150217, 685758, 819026, 551624, 630993, 672447, 560167, 273570, 685181, 538803,
     ]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=0, max_size=60_000), st.integers(1, 40_000), st.integers(1, 20_000))
+def test_any_room_reads_and_appends_give_the_cuts_of_the_whole(
+    data: bytes, room: int, read: int
+) -> None:
+    """However small the chunker's room, and whether bytes are read into it or appended, the
+    chunks are those of the whole content."""
+    reference = [len(chunk.data) for chunk in _fastcdc(SMALL).cut_buf(data)]
+    fed = Chunker(SMALL, room=room)
+    assert [len(c) for c in fed.feed(data) + fed.finish()] == reference
+    stream, read_in = io.BytesIO(data), Chunker(SMALL, room=room)
+    lengths: list[int] = []
+    while fresh := read_in.read(lambda view: stream.readinto(view[:read])):
+        assert len(fresh) <= max(read, 0)
+        lengths += [len(chunk) for chunk in read_in.cut()]
+    lengths += [len(chunk) for chunk in read_in.finish()]
+    assert lengths == reference

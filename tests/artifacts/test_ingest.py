@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pit.artifacts import ingest as ingest_module
@@ -48,6 +48,7 @@ def tiny_store() -> ArtifactStore:
     st.lists(st.integers(1, 3000), max_size=8),
     st.integers(1, 6000),
 )
+@example(data=random.Random(5).randbytes(7000), sizes=[5, 700], block=3)  # blocks < chunks
 def test_bytes_a_file_and_a_stream_of_any_pieces_store_the_same_version(
     tmp_path: Path, data: bytes, sizes: list[int], block: int
 ) -> None:
