@@ -18,7 +18,7 @@ from pathlib import Path
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.chunking import CHUNKING_THRESHOLD, DEFAULT_PARAMS, Chunker, ChunkParams
 from pit.artifacts.hashing import ByteStream, HashedBytes, StreamHasher
-from pit.artifacts.manifest import ChunkRef
+from pit.artifacts.manifest import MAX_MANIFEST_BYTES, ChunkRef
 from pit.artifacts.text import MAX_INDEXED_BYTES
 from pit.common.errors import InvalidInputError
 
@@ -31,6 +31,10 @@ BLOCK_SIZE = 8 * 1024 * 1024
 CHUNK_WRITES = 16
 """Chunks written at once: their fsyncs overlap (a journal commits many together), and memory
 stays bounded (16 chunks of at most 2 MiB)."""
+MAX_CHUNKS = (MAX_MANIFEST_BYTES - 2 * 1024 * 1024) // 128
+"""Chunks one version may have: its manifest lists each in about 126 bytes and must stay under
+MAX_MANIFEST_BYTES, with room for metadata. About 508,000: some 300 GiB of content at the
+mean chunk size, 62 GiB if every chunk were the smallest."""
 _HASH_IN_LOOP = 64 * 1024
 """Content up to this size is hashed on the event loop: a thread costs more than the hash."""
 
@@ -166,6 +170,10 @@ async def _store_chunked(
 
     async def hand_on(chunks: list[HashedBytes]) -> None:
         for chunk in chunks:
+            if len(refs) == MAX_CHUNKS:
+                size = f"more than {sum(ref.size for ref in refs)} bytes"
+                rule = f"at most {MAX_CHUNKS} chunks (a version's manifest must stay readable)"
+                raise InvalidInputError.for_field("content", size, rule)
             refs.append(ChunkRef(digest=chunk.digest, size=len(chunk)))
             await writes.start(chunk)
 

@@ -17,7 +17,7 @@ from pit.artifacts.blob_port import BlobSource
 from pit.artifacts.chunking import ChunkParams, chunk_bytes
 from pit.artifacts.hashing import HashedBytes, StreamHasher, digest_of
 from pit.artifacts.store import ArtifactStore
-from pit.common.errors import CapacityError, IntegrityError
+from pit.common.errors import CapacityError, IntegrityError, InvalidInputError
 from pit.infra import blob_local
 from pit.infra.blob_local import LocalBlobStore
 from tests.artifacts.fakes import FakeBlobStore, FakeIndex
@@ -152,3 +152,17 @@ async def test_a_failed_chunk_write_is_the_puts_error_and_no_version_is_committe
     blobs.fail_at = 0
     result = await store.put("fails/here", data)
     assert (await store.get("fails/here", result.version)).data == data
+
+
+async def test_content_of_more_chunks_than_a_manifest_can_list_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest_module, "MAX_CHUNKS", 8)
+    store = tiny_store()
+    data = random.Random(8).randbytes(20_000)
+    with pytest.raises(InvalidInputError, match=r"content.*at most 8 chunks"):
+        await store.put("too/many", data)
+    assert await store.blobs.list_versions("too/many") == []
+    small = data[:THRESHOLD]
+    assert len(chunk_bytes(small, TINY)) <= 8
+    assert (await store.get("too/many", (await store.put("too/many", small)).version)).data == small
