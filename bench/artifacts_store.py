@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import legacy_chunking
+from pit.artifacts.chunking import DEFAULT_PARAMS, ChunkParams
 from pit.artifacts.store import ArtifactStore
 from pit.common.fs import atomic_write
 from pit.infra.blob_local import LocalBlobStore
@@ -56,8 +57,13 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
 
+PARAMS = DEFAULT_PARAMS
+"""Chunk parameters of the stores (`--avg-kib` and `--normalization` set others, to compare)."""
+
+
 def open_store(root: Path, name: str) -> ArtifactStore:
-    return ArtifactStore(LocalBlobStore(root / name), SqliteIndex(root / f"{name}.sqlite"))
+    blobs, index = LocalBlobStore(root / name), SqliteIndex(root / f"{name}.sqlite")
+    return ArtifactStore(blobs, index, chunk_params=PARAMS)
 
 
 async def latency(root: Path, size: int, rounds: int) -> tuple[float, float]:
@@ -198,7 +204,14 @@ async def main() -> None:
     parser.add_argument("--ingest-mib", type=int, help="size of the ingested file (1024; 128)")
     parser.add_argument("--versions", type=int, help="versions in the dedup run (50; 10)")
     parser.add_argument("--size-mib", type=int, help="file size in the dedup run (20; 8)")
+    parser.add_argument("--avg-kib", type=int, help="expected chunk size (the default's)")
+    parser.add_argument("--normalization", type=int, choices=range(4), help="FastCDC level")
     args = parser.parse_args()
+    global PARAMS
+    if args.avg_kib or args.normalization is not None:
+        avg = (args.avg_kib or DEFAULT_PARAMS.avg_size // 1024) * 1024
+        level = DEFAULT_PARAMS.normalization if args.normalization is None else args.normalization
+        PARAMS = ChunkParams(avg // 4, avg, avg * 4, level)
     rounds = args.rounds or (50 if args.quick else 200)
     ingest_mib = args.ingest_mib or (128 if args.quick else 1024)
     versions = args.versions or (10 if args.quick else 50)
@@ -207,6 +220,7 @@ async def main() -> None:
         root = Path(tmp)
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         print(f"local store under {root} (cpu count {os.cpu_count()}, load average {load})")
+        print(f"chunks: {PARAMS}")
         small, small_plain = await latency(root, 4 * 1024, rounds)
         large, large_plain = await latency(root, MiB, max(rounds // 2, 10))
         rate, rate_plain = await ingest(root, ingest_mib * MiB)

@@ -86,7 +86,8 @@ async def _store_whole(blobs: BlobStore, data: bytes, storage_class: str | None)
     else:
         blob = await asyncio.to_thread(HashedBytes, data)
     written = await blobs.put_blob(blob.digest, blob, storage_class=storage_class)
-    return Ingested(blob.digest, len(blob), None, int(written), blob[:MAX_INDEXED_BYTES])
+    head = blob if len(blob) <= MAX_INDEXED_BYTES else blob[:MAX_INDEXED_BYTES]  # no copy
+    return Ingested(blob.digest, len(blob), None, int(written), head)
 
 
 async def _store_file(
