@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pit.common.errors import IntegrityError
 
 READ_SIZE = 1024 * 1024
-"""Bytes read at a time from a file or handed out at a time from a stream."""
+"""Bytes read at a time from a stored blob (and by the CLI from standard input)."""
 
 ByteStream = AsyncIterable[bytes]
 

@@ -57,8 +57,8 @@ ZSTD_LEVEL = 10
 """Cold blobs are written rarely and read seldom: spend CPU for bytes."""
 _HEX = frozenset("0123456789abcdef")
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pit-blob-write")
-"""Blob writes wait on fsync, not on the CPU: the ingest keeps many in flight (a journal
-commits their fsyncs together), more than asyncio's default pool of cores + 4 threads."""
+"""Blob writes wait on fsync, not on the CPU: the ingest keeps many in flight so that their
+fsyncs overlap, more than asyncio's default pool of cores + 4 threads would run."""
 
 Place = tuple[tuple[str, ...], str]
 """A file in the store: its directory's components and its name."""
@@ -92,8 +92,8 @@ class LocalBlobStore:
         return (*self._tier_dir(tier), hex_digits[:2], hex_digits[2:4]), leaf
 
     def _open_copy(self, digest: str, *, rounds: int = 2) -> tuple[BlobTier, BinaryIO] | None:
-        """The blob's file, open, and its tier; probed twice, so a blob moving warmer (new
-        copy written, old removed between two probes) is still found."""
+        """The blob's file, open, and its tier; probed `rounds` times, so a blob moving warmer
+        (new copy written, old removed between two probes) is still found."""
         for _ in range(rounds):
             for tier in BLOB_TIERS:
                 try:
