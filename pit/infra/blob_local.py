@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -59,6 +60,10 @@ _HEX = frozenset("0123456789abcdef")
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pit-blob-write")
 """Blob writes wait on fsync, not on the CPU: the ingest keeps many in flight so that their
 fsyncs overlap, more than asyncio's default pool of cores + 4 threads would run."""
+FRESH_SECONDS = 60.0
+"""A blob written this recently may still be a name its writer has not fsynced into its
+directory: a put that deduplicates against it fsyncs the directory before its manifest can
+name the blob (older names are durable: the kernel commits metadata within seconds)."""
 
 Place = tuple[tuple[str, ...], str]
 """A file in the store: its directory's components and its name."""
@@ -126,7 +131,10 @@ class LocalBlobStore:
         tier, handle = found
         with handle:
             same = same_content(handle, tier, digest, [data])
+            fresh = time.time() - os.fstat(handle.fileno()).st_mtime < FRESH_SECONDS
             if same and touch(handle):
+                if fresh:  # its writer may not have made the name durable yet: we need it
+                    self._tree.sync(self._blob_place(digest, tier)[0])
                 return False
         # removed between the probe and the touch: write it again; different: rewrite it
         self._write_copy(digest, [data], "hot" if same else tier, hashed=hashed)

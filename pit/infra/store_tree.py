@@ -192,6 +192,11 @@ class StoreTree:
             os.fsync(dir_fd)
         return True
 
+    def sync(self, parts: Parts) -> None:
+        """Make the entries of a directory durable (an fsync of the directory)."""
+        with self.directory(parts) as dir_fd:
+            os.fsync(dir_fd)
+
     def discard_temp(self, temp: str) -> None:
         with contextlib.suppress(FileNotFoundError, IntegrityError):
             self.unlink(TMP, temp)
