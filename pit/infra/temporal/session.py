@@ -86,6 +86,7 @@ async def _open(
         port=temporal.port,
         ui_port=temporal.ui_port,
         ui=ui,
+        sync=temporal.embedded_sync,
     ) as server:
         client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
         yield TemporalSession(
