@@ -31,6 +31,7 @@ from pit.infra.stale_plans import open_stale_manager
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
+from pit.infra.temporal.model_use import ModelUseHeader
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
 from pit.workflows import PIT_WORKFLOWS
 
@@ -66,8 +67,9 @@ class PitPlugin(SimplePlugin):
             PLUGIN_NAME,
             data_converter=claim_check_converter(self.store),
             # outermost first: PitError becomes ApplicationError, then DAG nodes get the
-            # attempt envelope around whatever the activity returned or raised
-            interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
+            # attempt envelope around whatever the activity returned or raised; a model
+            # node's activity carries its model use in a header
+            interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor(), ModelUseHeader()],
             activities=self.activities_served,
             workflows=list(PIT_WORKFLOWS),
             workflow_runner=passing_pit_through,

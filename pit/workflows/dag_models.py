@@ -1,6 +1,8 @@
 """Workflow side of a node's `model`: ask the pool registry where the model is hot (or which
 host should warm it), make it hot there as a use of this run (so the host's predictor learns
-the run's sequence of models), then run the node's activity on that host's task queue.
+the run's sequence of models), then run the node's activity on that host's task queue. Where
+the model is hot already, the use rides in the node's activity (its `pit-model` header, see
+`pit.infra.temporal.model_use`) instead of a warm activity first: one round trip fewer.
 
 A host that does not pick the work up within `defaults.model_pickup` is taken as gone: the
 node is placed again without it, up to `MAX_PLACEMENTS` times.
@@ -25,6 +27,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from pit.activities.pool import PoolActivities, place
+    from pit.infra.temporal.model_use import MODEL_USE
     from pit.dag.spec import NodeSpec
     from pit.dag.status import NodeStatus
     from pit.pool.placement import Placement
@@ -41,6 +44,9 @@ _WHY = {
     "evict": "warmed there (evicting idle models)",
     "busy": "warmed there (waiting for memory)",
 }
+USE_IN_NODE = "pit-model-use-in-node"
+"""Patch: a hot model's use rides in the node's activity (runs recorded before: a warm
+activity first, whatever the placement said)."""
 _WARM_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["not_found"])
 
 RunOn = Callable[[str | None, timedelta | None], Awaitable[T]]
@@ -61,6 +67,12 @@ async def on_model_host(
         status.host = placement.host
         status.reason = f"model {node.model} on {placement.host}: {_WHY[placement.reason]}"
         try:
+            if placement.reason == "hot" and workflow.patched(USE_IN_NODE):
+                token = MODEL_USE.set(node.model)
+                try:
+                    return await run(placement.queue, pickup)
+                finally:
+                    MODEL_USE.reset(token)
             await workflow.execute_activity_method(
                 PoolActivities.warm,
                 WarmRequest(model=node.model, session=workflow.info().workflow_id),
