@@ -27,9 +27,9 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from pit.activities.pool import PoolActivities, place
-    from pit.infra.temporal.model_use import MODEL_USE
     from pit.dag.spec import NodeSpec
     from pit.dag.status import NodeStatus
+    from pit.infra.temporal.model_use import MODEL_USE
     from pit.pool.placement import Placement
     from pit.pool.protocol import PlaceRequest, WarmRequest
     from pit.workflows.dag_failures import NodeFailed
