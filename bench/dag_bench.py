@@ -108,10 +108,12 @@ async def checkpoint_latency(client: Client, queue: str, count: int) -> list[flo
     return [(seen[i] - MARKS[f"n{i}"]) * 1000 for i in range(count) if f"n{i}" in MARKS]
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, wide_only: int | None = None, repeats_only: int | None = None) -> None:
     wide_n, chain_n, lanes_shape, repeats = (
         (200, 50, (20, 50), 1) if quick else (1000, 200, (100, 200), 3)
     )
+    wide_n, repeats = wide_only or wide_n, repeats_only or repeats
+    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}")
     with tempfile.TemporaryDirectory() as state:
         settings = load_settings(environ={}, cwd=Path(state))
         async with embedded_server(Path(state) / ".pit", ui=False) as server:
@@ -179,4 +181,7 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--wide", type=int, help="nodes in the fan-out (default 200 / 1,000)")
+    parser.add_argument("--repeats", type=int, help="runs of each, medians (default 1 / 3)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.quick, arguments.wide, arguments.repeats))
