@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_handover import next_run_input
-    from pit.workflows.dag_models import on_model_host
+    from pit.workflows.dag_models import HotPlacements, on_model_host
     from pit.workflows.dag_resources import hold_resources
 
 
@@ -66,6 +66,7 @@ class DagWorkflow:
         self._crashed: Exception | None = None
         self._live: set[asyncio.Task[None]] = set()
         self._arbiters = ArbiterLink()
+        self._hot = HotPlacements()
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -262,7 +263,9 @@ class DagWorkflow:
 
         try:
             pickup = spec.defaults.model_pickup
-            result = await on_model_host(node, self._nodes[node.id], timeout, pickup, run_on)
+            result = await on_model_host(
+                node, self._nodes[node.id], timeout, pickup, run_on, self._hot
+            )
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
