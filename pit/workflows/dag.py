@@ -15,11 +15,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
-    ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    FailureError,
     is_cancelled_exception,
 )
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -67,6 +68,7 @@ class DagWorkflow:
         self._live: set[asyncio.Task[None]] = set()
         self._arbiters = ArbiterLink()
         self._hot = HotPlacements()
+        self._local_ran = False
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -90,11 +92,14 @@ class DagWorkflow:
             await self._drive(run)
         except asyncio.CancelledError:
             await self._stop_running("the run was cancelled")
+            await self._settle()
             self._close(RunState.CANCELLED)
             raise
         except WorkFailedError:
+            await self._settle()
             self._close(RunState.FAILED)
             raise
+        await self._settle()
         failed = [n for n, s in self._nodes.items() if s.state is NodeState.FAILED]
         if failed:
             self._close(RunState.FAILED)
@@ -163,6 +168,7 @@ class DagWorkflow:
                 except WorkFailedError as too_big:
                     scheduler.cancel_pending(too_big.message)
                     raise
+                await self._settle()
                 workflow.continue_as_new(handed)
             for node_id in scheduler.take_ready(limit - scheduler.running):
                 task = asyncio.create_task(self._run_node(node_id))
@@ -176,6 +182,14 @@ class DagWorkflow:
         # a finished node may still be giving back its resources
         await workflow.wait_condition(lambda: not self._live)
         self._report_progress(force=True)
+
+    async def _settle(self) -> None:
+        """Close the run in a later workflow task than any local node's result: sdk-core can
+        put a local activity's marker after the close command of the same task, which the
+        server refuses forever (temporalio/sdk-rust#659). A timer's round trip, only in
+        runs with local nodes."""
+        if self._local_ran:
+            await workflow.sleep(timedelta(milliseconds=1))
 
     def _should_continue(self, run: DagRunInput) -> bool:
         info = workflow.info()
@@ -249,6 +263,18 @@ class DagWorkflow:
         timeout = spec.timeout_of(node)
 
         async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
+            if node.local:
+                self._local_ran = True
+                return await workflow.execute_local_activity(
+                    activity,
+                    inputs,
+                    activity_id=activity_id,
+                    start_to_close_timeout=timeout,
+                    retry_policy=retry_policy(retry),
+                    # a cancelled node ends when its activity has, never before its marker
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    summary=f"{node.id}: {activity} (local)",
+                )
             return await workflow.execute_activity(
                 activity,
                 inputs,
@@ -266,7 +292,7 @@ class DagWorkflow:
             result = await on_model_host(
                 node, self._nodes[node.id], timeout, pickup, run_on, self._hot
             )
-        except ActivityError as error:
+        except FailureError as error:  # a local activity's failure arrives unwrapped
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
             raise activity_failure(error, retry) from None
