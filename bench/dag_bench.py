@@ -44,13 +44,14 @@ def wide(count: int) -> dict[str, Any]:
     return {"name": f"wide-{count}", "nodes": nodes}
 
 
-def chain(count: int, activity_name: str = "pit.echo") -> dict[str, Any]:
+def chain(count: int, activity_name: str = "pit.echo", *, local: bool = False) -> dict[str, Any]:
+    extra = {"local": True} if local else {}
     nodes: list[dict[str, Any]] = [
-        {"id": "n0", "activity": activity_name, "inputs": {"node": "n0"}}
+        {"id": "n0", "activity": activity_name, "inputs": {"node": "n0"}, **extra}
     ]
     for i in range(1, count):
         inputs = {"node": f"n{i}", "prev": f"${{nodes.n{i - 1}.output.node}}"}
-        nodes.append({"id": f"n{i}", "activity": activity_name, "inputs": inputs})
+        nodes.append({"id": f"n{i}", "activity": activity_name, "inputs": inputs, **extra})
     return {"name": f"chain-{count}", "nodes": nodes}
 
 
@@ -160,6 +161,16 @@ async def main(quick: bool, wide_only: int | None = None, repeats_only: int | No
                     f"chain {chain_n}: pit.dag {per_dag:.1f} ms/step, sequential workflow "
                     f"{per_base:.1f} ms/step, overhead {per_dag - per_base:+.1f} ms/step, ratio "
                     f"{per_dag / per_base:.2f} (published: Temporal ~74, Hatchet ~31 ms/step)"
+                )
+
+                dag_local = [
+                    await time_dag(client, dag_queue, chain(chain_n, local=True))
+                    for _ in range(repeats)
+                ]
+                per_local = median_of(dag_local) / chain_n * 1000
+                print(
+                    f"chain {chain_n} of local: true nodes: {per_local:.1f} ms/step, ratio "
+                    f"{per_local / per_base:.2f} to the sequential workflow (goal <= 30 ms/step)"
                 )
 
                 latencies = await checkpoint_latency(client, dag_queue, 100 if quick else 300)
