@@ -186,10 +186,18 @@ class DagWorkflow:
     async def _settle(self) -> None:
         """Close the run in a later workflow task than any local node's result: sdk-core can
         put a local activity's marker after the close command of the same task, which the
-        server refuses forever (temporalio/sdk-rust#659). A timer's round trip, only in
-        runs with local nodes."""
+        server refuses forever (temporalio/sdk-rust#659). One no-op activity's round trip,
+        only in runs with local nodes (a timer would do too, but servers fire a short one up
+        to a second late)."""
         if self._local_ran:
-            await workflow.sleep(timedelta(milliseconds=1))
+            self._local_ran = False
+            await workflow.execute_activity(
+                "pit.echo",
+                {},
+                activity_id="pit.settle",
+                start_to_close_timeout=timedelta(minutes=1),
+                summary="close after local nodes (temporalio/sdk-rust#659)",
+            )
 
     def _should_continue(self, run: DagRunInput) -> bool:
         info = workflow.info()
