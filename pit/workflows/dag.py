@@ -68,7 +68,6 @@ class DagWorkflow:
         self._live: set[asyncio.Task[None]] = set()
         self._arbiters = ArbiterLink()
         self._hot = HotPlacements()
-        self._local_ran = False
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -92,14 +91,11 @@ class DagWorkflow:
             await self._drive(run)
         except asyncio.CancelledError:
             await self._stop_running("the run was cancelled")
-            await self._settle()
             self._close(RunState.CANCELLED)
             raise
         except WorkFailedError:
-            await self._settle()
             self._close(RunState.FAILED)
             raise
-        await self._settle()
         failed = [n for n, s in self._nodes.items() if s.state is NodeState.FAILED]
         if failed:
             self._close(RunState.FAILED)
@@ -168,7 +164,6 @@ class DagWorkflow:
                 except WorkFailedError as too_big:
                     scheduler.cancel_pending(too_big.message)
                     raise
-                await self._settle()
                 workflow.continue_as_new(handed)
             for node_id in scheduler.take_ready(limit - scheduler.running):
                 task = asyncio.create_task(self._run_node(node_id))
@@ -182,22 +177,6 @@ class DagWorkflow:
         # a finished node may still be giving back its resources
         await workflow.wait_condition(lambda: not self._live)
         self._report_progress(force=True)
-
-    async def _settle(self) -> None:
-        """Close the run in a later workflow task than any local node's result: sdk-core can
-        put a local activity's marker after the close command of the same task, which the
-        server refuses forever (temporalio/sdk-rust#659). One no-op activity's round trip,
-        only in runs with local nodes (a timer would do too, but servers fire a short one up
-        to a second late)."""
-        if self._local_ran:
-            self._local_ran = False
-            await workflow.execute_activity(
-                "pit.echo",
-                {},
-                activity_id="pit.settle",
-                start_to_close_timeout=timedelta(minutes=1),
-                summary="close after local nodes (temporalio/sdk-rust#659)",
-            )
 
     def _should_continue(self, run: DagRunInput) -> bool:
         info = workflow.info()
@@ -227,8 +206,15 @@ class DagWorkflow:
             self._end(node_id, NodeState.CANCELLED)
         except Exception as bug:
             # a bug in this workflow's own code: fail the workflow task (Temporal retries it,
-            # so a fixed worker can carry on) rather than leave the node running forever
-            self._crashed = bug
+            # so a fixed worker can carry on) rather than leave the node running forever. A
+            # Temporal failure raised from the run would close it instead, maybe while a
+            # local activity is out: sdk-core then puts its marker after the close command
+            # and the task fails forever (temporalio/sdk-rust#659)
+            self._crashed = (
+                RuntimeError(f"unexpected {type(bug).__name__}: {bug}")
+                if isinstance(bug, FailureError)
+                else bug
+            )
             self._changed = True
 
     async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
@@ -272,14 +258,14 @@ class DagWorkflow:
 
         async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
             if node.local:
-                self._local_ran = True
                 return await workflow.execute_local_activity(
                     activity,
                     inputs,
                     activity_id=activity_id,
                     start_to_close_timeout=timeout,
                     retry_policy=retry_policy(retry),
-                    # a cancelled node ends when its activity has, never before its marker
+                    # a cancelled node ends when its activity has: the run never closes
+                    # while a local activity is out (temporalio/sdk-rust#659)
                     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                     summary=f"{node.id}: {activity} (local)",
                 )

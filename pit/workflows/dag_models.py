@@ -154,7 +154,10 @@ async def _place(node_id: str, model: str, tried: list[str]) -> Placement:
     try:
         # not a local activity, which would save a round trip: when a run ends in the same
         # activation as another node's local activity, sdk-core records the marker after the
-        # close command and the task fails forever (temporalio/sdk-rust#659)
+        # close command and the task fails forever (temporalio/sdk-rust#659). (Seen when a
+        # failed local activity's error, which arrives unwrapped rather than as an
+        # ActivityError, escaped the handler below and failed the run; a run whose nodes
+        # repeat a model mostly skips this round trip anyway: `HotPlacements`.)
         return await workflow.execute_activity(
             place,
             PlaceRequest(model=model, exclude=tuple(tried)),

@@ -1,7 +1,9 @@
 """Nodes with `local: true`: local activities in the run's own worker. Each way a run can end
-while or just after a local node finishes is run here, because sdk-core can put a local
-activity's marker after the close command (temporalio/sdk-rust#659) and then the workflow
-task fails forever: these runs would never finish."""
+while or just after local nodes finish is run here: when a run closes while a local activity
+is out, sdk-core puts its marker after the close command (temporalio/sdk-rust#659) and the
+workflow task fails forever, so the run would never finish. Two local nodes failing at once
+did exactly that while a local activity's failure (which arrives unwrapped, not as an
+ActivityError) escaped the node's handler and failed the run."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def local_record(node_id: str, log: Path, seconds: float = 0, **fields: Any) -> 
     return {"id": node_id, "activity": "test.record", "inputs": inputs, "local": True, **fields}
 
 
-async def test_a_chain_of_local_nodes_passes_outputs_without_an_activity_task_each(
+async def test_a_chain_of_local_nodes_passes_outputs_without_activity_tasks(
     temporal_client: Client, dag_worker: str
 ) -> None:
     nodes: list[dict[str, Any]] = [
@@ -52,13 +54,7 @@ async def test_a_chain_of_local_nodes_passes_outputs_without_an_activity_task_ea
     ]
     kinds = [event.event_type for event in events]
     assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) >= 5
-    # the only activity task: the no-op that lets the run close after the local results
-    scheduled = [
-        event.activity_task_scheduled_event_attributes.activity_id
-        for event in events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    assert scheduled == ["pit.settle"]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
 
 
 async def test_local_nodes_failing_together_still_end_the_run(
