@@ -135,15 +135,18 @@ async def arbiter(client: Client, settings: Settings, folder: Path) -> list[Path
     return [await _save(run.workflow, "dag-resources"), await _save(entity, "arbiter")]
 
 
+ONE_MODEL = PoolConfig(
+    memory_budget=2 * 1024**3,
+    models=(ModelSpec(id="llm", memory_bytes=1024**3, load_seconds=0.01),),
+    prewarm=PrewarmOptions(enabled=False),
+)
+"""A host's pool in the pool scenarios: one small model that loads at once."""
+
+
 async def pool_registry(client: Client, settings: Settings, folder: Path) -> list[Path]:
     """A host publishing its pool, and a model node placed and warmed on that host."""
-    config = PoolConfig(
-        memory_budget=2 * 1024**3,
-        models=(ModelSpec(id="llm", memory_bytes=1024**3, load_seconds=0.01),),
-        prewarm=PrewarmOptions(enabled=False),
-    )
     async with pool_host(
-        client, settings, config=config, name="replay-host", use_entry_points=False
+        client, settings, config=ONE_MODEL, name="replay-host", use_entry_points=False
     ) as host:
         assert host is not None and host.worker is not None
         async with host.worker:
@@ -162,13 +165,8 @@ async def pool_registry(client: Client, settings: Settings, folder: Path) -> lis
 async def dag_model_hot(client: Client, settings: Settings, folder: Path) -> list[Path]:
     """Nodes on a hot model (its use in the node's activity; the second goes where the first
     found it hot, without a placement) and a local node."""
-    config = PoolConfig(
-        memory_budget=2 * 1024**3,
-        models=(ModelSpec(id="llm", memory_bytes=1024**3, load_seconds=0.01),),
-        prewarm=PrewarmOptions(enabled=False),
-    )
     async with pool_host(
-        client, settings, config=config, name="replay-hot", use_entry_points=False
+        client, settings, config=ONE_MODEL, name="replay-hot", use_entry_points=False
     ) as host:
         assert host is not None and host.worker is not None
         async with host.worker:
