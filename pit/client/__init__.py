@@ -5,7 +5,9 @@ from pit.client._client import PitClient
 from pit.client.arbiter import ArbiterClient
 from pit.client.artifacts import ArtifactsClient
 from pit.client.pool import PoolClient
-from pit.client.runs import RunHandle, RunsClient, RunSummary
+from pit.client.run_handle import RunHandle
+from pit.client.run_history import RunExecution
+from pit.client.runs import RunsClient, RunSummary
 from pit.client.stale import ScheduleResult, StaleClient
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "ArtifactsClient",
     "PitClient",
     "PoolClient",
+    "RunExecution",
     "RunHandle",
     "RunSummary",
     "RunsClient",
