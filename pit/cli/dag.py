@@ -139,7 +139,7 @@ async def _outcome(session: TemporalSession, handle: RunHandle) -> DagStatus:
                 await handle.workflow.describe()
                 patience.answered()
                 lost = False
-            return await patience.until_server_exits(handle.result())
+            return await patience.until_server_exits(handle.result(notice=_say))
         except (RPCError, BackendUnavailableError) as error:
             await patience.pause(error)
             lost = True

@@ -9,6 +9,8 @@ run whose query cannot answer is rebuilt from its history events.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,8 +43,13 @@ STUCK_ATTEMPTS = 3
 """A run whose workflow task failed this many times in a row is reported as stuck."""
 STUCK_CHECK_SECONDS = 5.0
 """How often `RunHandle.result` looks whether the run it waits on is stuck."""
+NO_WORKER_NOTICE_SECONDS = 3.0
+"""How long `RunHandle.result` waits before it looks whether any worker polls the run's task
+queue (and says so when none does)."""
 _FAILURE_SCAN = 50
 """Events read back from the end of a run's history to find its last task failure."""
+
+log = logging.getLogger(__name__)
 
 
 class RunHandle:
@@ -95,22 +102,47 @@ class RunHandle:
             raise rpc_error(error, self.id) from None
         return description.status
 
-    async def result(self) -> DagStatus:
+    async def result(self, *, notice: Callable[[str], None] | None = None) -> DagStatus:
         """Wait for the run to end and return its whole status (every node), however it
         ended: succeeded, failed, cancelled, or terminated or timed out by Temporal. A run
         whose workflow task keeps failing (a worker bug: Temporal retries it forever) raises
-        `WorkFailedError` saying why, instead of being waited on forever."""
+        `WorkFailedError` saying why, instead of being waited on forever. When no worker
+        polls the run's task queue after NO_WORKER_NOTICE_SECONDS, `notice` (default: a
+        logged warning) is told so, once, and the wait goes on."""
         final = asyncio.ensure_future(self._final_status())
+        told = False
         try:
             while True:
-                done, _ = await asyncio.wait({final}, timeout=STUCK_CHECK_SECONDS)
+                wait = STUCK_CHECK_SECONDS if told else NO_WORKER_NOTICE_SECONDS
+                done, _ = await asyncio.wait({final}, timeout=wait)
                 if done:
                     return final.result()
                 reason = await self.stuck_reason()
                 if reason is not None:
                     raise WorkFailedError(reason, run_id=self.id)
+                if not told:
+                    told = True
+                    missing = await self.no_worker()
+                    if missing is not None:
+                        (notice or log.warning)(missing)
         finally:
             final.cancel()
+
+    async def no_worker(self) -> str | None:
+        """A line saying that no worker polls the run's task queue, while that is so and the
+        run is open; None otherwise (a worker polls, or the run ended, or the server cannot
+        say)."""
+        try:
+            execution = await self.execution()
+        except (PitError, RPCError):
+            return None
+        if execution.state.finished or await self._served(execution):
+            return None
+        queue = execution.task_queue
+        return (
+            f"run {self.id!r}: no worker polls task queue {queue!r} on this server; still "
+            f"waiting (start one: `pit --temporal ADDRESS worker --task-queue {queue}`)"
+        )
 
     async def _final_status(self) -> DagStatus:
         try:

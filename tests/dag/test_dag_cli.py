@@ -309,3 +309,27 @@ def test_names_and_run_ids_with_control_characters_or_too_long_are_refused(
             assert line.startswith("pit: error: RUN_ID: "), line
     line = _refused(pit("dag", "resume", "fine-1", "--id", "x" * 129, cwd=tmp_path), tmp_path)
     assert line.startswith("pit: error: --id: ")
+
+
+def test_pit_run_on_a_queue_no_worker_polls_says_so_and_keeps_waiting(
+    dev_server: str, tmp_path: Path
+) -> None:
+    dag = tmp_path / "alone.yaml"
+    dag.write_text("name: alone\nnodes:\n  - {id: a, activity: pit.echo}\n")
+    env = {**_env(), "PIT_TEMPORAL__TASK_QUEUE": "nobody-polls-this"}
+    command = [sys.executable, "-m", "pit", "--temporal", dev_server, "run", str(dag)]
+    command += ["--id", "alone-1"]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as waiting:
+        try:
+            assert waiting.stderr is not None
+            line = waiting.stderr.readline()  # blocks until the notice (or the end)
+            assert "no worker polls task queue 'nobody-polls-this'" in line, line
+            assert "still waiting" in line
+            time.sleep(1)
+            assert waiting.poll() is None  # it keeps waiting
+        finally:
+            waiting.kill()
+    cancelled = pit("--temporal", dev_server, "dag", "cancel", "alone-1", cwd=tmp_path)
+    assert cancelled.returncode == 0, cancelled.stderr

@@ -169,3 +169,26 @@ async def test_a_terminated_run_whose_query_cannot_answer_is_rebuilt_and_resumed
     assert final.status is RunState.SUCCEEDED
     assert "reused from run" in (final.nodes["one"].reason or "")
     assert [e["node"] for e in read_log(log)].count("one") == 1
+
+
+async def test_waiting_on_a_run_no_worker_serves_says_so_and_keeps_waiting(
+    temporal_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    runs = RunsClient(temporal_client, task_queue=task_queue)
+    handle = await runs.start({"name": "alone", "nodes": [{"id": "a", "activity": "pit.echo"}]})
+    notices: list[str] = []
+    waiting = asyncio.ensure_future(handle.result(notice=notices.append))
+
+    async def told() -> bool:
+        return bool(notices)
+
+    await _eventually(told, "a notice that no worker polls the queue", 30)
+    assert f"no worker polls task queue {task_queue!r}" in notices[0]
+    assert not waiting.done()  # it keeps waiting
+    settings = load_settings(environ={}, cwd=tmp_path)
+    async with build_worker(
+        temporal_client, settings, task_queue=task_queue, use_entry_points=False
+    ):
+        final = await asyncio.wait_for(waiting, 60)
+    assert final.status is RunState.SUCCEEDED and len(notices) == 1
+    assert await runs.get(handle.id).no_worker() is None  # closed: nothing to say
