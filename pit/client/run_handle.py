@@ -14,9 +14,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -37,6 +34,7 @@ from pit.common.errors import BackendUnavailableError, NotFoundError, PitError, 
 from pit.dag.run import STATUS_PAGE, DagRunInput, StatusPage
 from pit.dag.status import DagStatus, Progress
 from pit.infra.temporal.reconnect import unreachable
+from pit.infra.temporal.task_queues import workflow_pollers
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 STUCK_ATTEMPTS = 3
@@ -240,17 +238,9 @@ class RunHandle:
         if not execution.task_queue:
             return True
         try:
-            response = await self.client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=self.client.namespace,
-                    task_queue=TaskQueue(name=execution.task_queue),
-                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                ),
-                timeout=QUERY_TIMEOUT,
-            )
+            return await workflow_pollers(self.client, execution.task_queue, QUERY_TIMEOUT) > 0
         except RPCError:
             return True  # let the query say what is wrong
-        return bool(response.pollers)
 
     async def stuck_reason(self, failed_task: bool = False) -> str | None:
         """Why the run cannot make progress when its workflow task keeps failing; None when

@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,10 +35,8 @@ from pit.dag.run import (
 from pit.dag.spec import DagSpec
 from pit.dag.status import DagStatus, NodeState, RunState
 from pit.infra.temporal.search_attributes import (
-    PIT_DAG,
-    PIT_KIND,
-    PIT_NODES,
     PIT_PROGRESS,
+    dag_tags,
     search_attributes_registered,
 )
 
@@ -105,18 +102,7 @@ class RunsClient:
             claim_checked=self.client.data_converter.external_storage is not None,
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
-        attributes = (
-            TypedSearchAttributes(
-                [
-                    SearchAttributePair(PIT_KIND, "dag"),
-                    SearchAttributePair(PIT_DAG, compiled.name),
-                    SearchAttributePair(PIT_NODES, compiled.size),
-                    SearchAttributePair(PIT_PROGRESS, 0.0),
-                ]
-            )
-            if indexed
-            else None
-        )
+        tags = await dag_tags(self.client, compiled, resumed_from)
         try:
             await self.client.start_workflow(
                 DAG_WORKFLOW,
@@ -124,9 +110,9 @@ class RunsClient:
                 id=run_id,
                 task_queue=task_queue or self.task_queue,
                 result_type=DagStatus,
-                memo={"dag": compiled.name, "nodes": compiled.size, "resumed_from": resumed_from},
-                search_attributes=attributes,
-                static_summary=f"DAG {compiled.name} ({compiled.size} nodes)",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowAlreadyStartedError:
             raise InvalidInputError.for_field(
