@@ -192,3 +192,39 @@ async def test_waiting_on_a_run_no_worker_serves_says_so_and_keeps_waiting(
         final = await asyncio.wait_for(waiting, 60)
     assert final.status is RunState.SUCCEEDED and len(notices) == 1
     assert await runs.get(handle.id).no_worker() is None  # closed: nothing to say
+
+
+async def test_a_run_that_timed_out_is_reported_so_and_resumes_reusing_what_succeeded(
+    temporal_client: Client, dag_worker: str
+) -> None:
+    data = {
+        "name": "slow",
+        "nodes": [
+            {"id": "quick", "activity": "pit.echo", "inputs": {"v": 1}},
+            {"id": "slow", "activity": "pit.sleep", "inputs": {"seconds": 300}},
+        ],
+    }
+    run_id = f"slow-{dag_worker}"
+    await temporal_client.start_workflow(
+        "pit.dag",
+        DagRunInput.for_plan(compile_graph(parse_dag(data))),
+        id=run_id,
+        task_queue=dag_worker,
+        execution_timeout=timedelta(seconds=3),
+    )
+    runs = RunsClient(temporal_client, task_queue=dag_worker)
+    status = await asyncio.wait_for(runs.get(run_id).result(), 60)
+    assert status.status is RunState.TIMED_OUT
+    assert status.detail is not None and "timed out" in status.detail
+    assert status.nodes["quick"].state is NodeState.SUCCEEDED
+    assert status.nodes["slow"].state is NodeState.CANCELLED
+    assert status.progress is not None and status.progress.eta_seconds is None
+    listed = {run.run_id: run.status for run in await runs.list(100)}
+    assert listed[run_id] is RunState.TIMED_OUT
+
+    data["nodes"][1]["inputs"] = {"seconds": 0}  # the edited graph finishes
+    resumed = await runs.resume(run_id, dag=data)
+    final = await asyncio.wait_for(resumed.result(), 60)
+    assert final.status is RunState.SUCCEEDED and resumed.id == f"{run_id}-r1"
+    assert "reused from run" in (final.nodes["quick"].reason or "")
+    assert "reused" not in (final.nodes["slow"].reason or "")

@@ -182,8 +182,29 @@ async def stale_cleanup(client: Client, settings: Settings, folder: Path) -> lis
     return [await _save(handle, "stale-cleanup")]
 
 
+async def dag_child_tagged(client: Client, settings: Settings, folder: Path) -> list[Path]:
+    """A child graph run started with PitKind, its DAG's search attributes and a memo (the
+    `pit-child-dag-tags` patch)."""
+    data = {
+        "name": "tagged",
+        "nodes": [
+            {"id": "a", "activity": "pit.echo", "inputs": {"v": 1}},
+            {
+                "id": "inner",
+                "inputs": {"v": "${nodes.a.output.v}"},
+                "dag": {"name": "leafy", "nodes": [{"id": "leaf", "activity": "pit.echo"}]},
+            },
+        ],
+    }
+    pit = PitClient(client, settings)
+    handle = await pit.runs.start(data, id=f"tagged-{uuid.uuid4().hex[:6]}", task_queue=QUEUE)
+    await handle.result()
+    return [await _save(handle.workflow, "dag-child-tagged")]
+
+
 SCENARIOS = {
     "dag_recovery": dag_recovery,
+    "dag_child_tagged": dag_child_tagged,
     "arbiter": arbiter,
     "pool_registry": pool_registry,
     "stale_cleanup": stale_cleanup,
