@@ -4,7 +4,6 @@ answer is rebuilt from its history: terminated runs are reported so and can be r
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,10 @@ from pit.dag.graph import parse_dag
 from pit.dag.run import DagRunInput
 from pit.dag.status import DagStatus, NodeState, RunState
 from pit.workers import build_worker
+from tests.arbitration.support import eventually
 from tests.dag.support import ACTIVITIES, read_log
 
 pytestmark = pytest.mark.integration
-
-
-async def _eventually(check: Any, what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {seconds:g}s")
 
 
 async def test_a_run_rebuilt_from_its_history_agrees_with_its_query(
@@ -148,7 +138,7 @@ async def test_a_terminated_run_whose_query_cannot_answer_is_rebuilt_and_resumed
         async def two_retried() -> bool:
             return [e["node"] for e in read_log(log)].count("two") >= 2
 
-        await _eventually(two_retried, "node two failing and retrying")
+        await eventually(two_retried)
         before = await handle.status()
         await handle.terminate("the operator gave up")
     # no worker serves the queue now: the status query cannot answer
@@ -182,7 +172,7 @@ async def test_waiting_on_a_run_no_worker_serves_says_so_and_keeps_waiting(
     async def told() -> bool:
         return bool(notices)
 
-    await _eventually(told, "a notice that no worker polls the queue", 30)
+    await eventually(told, timeout=30)
     assert f"no worker polls task queue {task_queue!r}" in notices[0]
     assert not waiting.done()  # it keeps waiting
     settings = load_settings(environ={}, cwd=tmp_path)

@@ -4,9 +4,10 @@ schedules and runs carry PitKind, a memo and a summary; durations print as `1h`.
 from __future__ import annotations
 
 import asyncio
-import time
+import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.client import Client, ScheduleOverlapPolicy
@@ -16,19 +17,10 @@ from pit.common.config import load_settings
 from pit.infra.temporal.search_attributes import PIT_KIND
 from pit.stale.protocol import CleanupProgress
 from pit.workers import pit_worker
+from tests.arbitration.support import eventually
 
 pytestmark = pytest.mark.integration
 DELETE_ALL = "delete: {max_age: 0s}\n"
-
-
-async def _until(check: Any, what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {seconds:g}s")
 
 
 async def test_a_plan_awaiting_confirmation_makes_the_schedule_skip_and_progress_says_so(
@@ -50,7 +42,7 @@ async def test_a_plan_awaiting_confirmation_makes_the_schedule_skip_and_progress
             shown = await stale.progress(schedule_id)  # the schedule's open run
             return shown if shown.stage == "awaiting_confirmation" else None
 
-        first = await _until(waiting, "a plan awaiting confirmation")
+        first = await eventually(waiting)
         assert first.schedule_id == schedule_id and first.run_id is not None
         assert first.run_id.startswith(f"{schedule_id}-run")
         assert first.skipped_runs == 0
@@ -62,8 +54,22 @@ async def test_a_plan_awaiting_confirmation_makes_the_schedule_skip_and_progress
             shown = await stale.progress(first.run_id)
             return shown if shown.skipped_runs == 2 else None
 
-        later = await _until(skipped, "two skipped runs counted")
+        later = await eventually(skipped)
         assert later.run_id == first.run_id and later.stage == "awaiting_confirmation"
+        address = temporal_client.service_client.config.target_host
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "pit", "--temporal", address, "stale", "progress", schedule_id],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.startswith(f"{first.run_id}: awaiting_confirmation (plan ")
+        assert f"schedule {schedule_id} skipped 2 runs so far" in shown.stdout
 
         run = await temporal_client.get_workflow_handle(first.run_id).describe()
         assert run.typed_search_attributes.get(PIT_KIND) == "stale-cleanup"
