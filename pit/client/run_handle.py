@@ -164,6 +164,8 @@ class RunHandle:
             reason = await self._stuck(execution.task_attempt, failed_task=False)
             if reason is not None:
                 raise WorkFailedError(reason, run_id=self.id)
+            if not await self._served(execution):  # its query would wait out its timeout
+                return await self._unserved(execution)
         if execution.state.finished and (
             self._rebuilt is not None or not await self._served(execution)
         ):
@@ -221,16 +223,24 @@ class RunHandle:
             except RPCError as error:
                 raise rpc_error(error, self.id) from None
             except (PitError, RuntimeError, ValueError) as error:  # its payloads unreadable
-                detail = f"its status query did not answer, nor could its history be read: {error}"
-                return DagStatus(
-                    run_id=self.id,
-                    dag=execution.dag or "",
-                    status=execution.state,
-                    started_at=execution.started_at,
-                    finished_at=execution.closed_at,
-                    detail=" ".join(detail.split())[:1000],
-                )
+                return _bare(execution, f"nor could its history be read: {error}")
         return self._rebuilt[1].model_copy(deep=True)
+
+    async def _unserved(self, execution: RunExecution) -> DagStatus:
+        """An open run no worker serves: what its history shows so far (read afresh each
+        time: the run goes on when a worker comes), saying why."""
+        why = (
+            f"no worker polls task queue {execution.task_queue!r}, so the run's status query "
+            "cannot answer: this is what its history shows"
+        )
+        try:
+            _, status = await rebuild_from_history(self.client, self.id)
+        except RPCError as error:
+            raise rpc_error(error, self.id) from None
+        except (PitError, RuntimeError, ValueError) as error:
+            return _bare(execution, f"nor could its history be read: {error}", why)
+        status.detail = why
+        return status
 
     async def _served(self, execution: RunExecution) -> bool:
         """True when a worker polls the run's task queue (a closed run's query would wait for
@@ -290,6 +300,20 @@ class RunHandle:
                 if reason is not None:
                     raise WorkFailedError(reason, run_id=self.id) from None
             raise rpc_error(error, self.id) from None
+
+
+def _bare(execution: RunExecution, problem: str, why: str | None = None) -> DagStatus:
+    """The state Temporal gives, without nodes, when neither the query nor the history can
+    say more; `detail` says why."""
+    detail = f"{why or 'its status query did not answer'}; {problem}"
+    return DagStatus(
+        run_id=execution.run_id,
+        dag=execution.dag or "",
+        status=execution.state,
+        started_at=execution.started_at,
+        finished_at=execution.closed_at,
+        detail=" ".join(detail.split())[:1000],
+    )
 
 
 def rpc_error(error: RPCError, run_id: str) -> Exception:

@@ -175,6 +175,11 @@ async def test_waiting_on_a_run_no_worker_serves_says_so_and_keeps_waiting(
     await eventually(told, timeout=30)
     assert f"no worker polls task queue {task_queue!r}" in notices[0]
     assert not waiting.done()  # it keeps waiting
+    # its status answers at once, from its history, saying why
+    unserved = await asyncio.wait_for(runs.get(handle.id).status(), 5)
+    assert unserved.status is RunState.RUNNING
+    assert unserved.nodes["a"].state is NodeState.PENDING
+    assert unserved.detail is not None and "no worker polls task queue" in unserved.detail
     settings = load_settings(environ={}, cwd=tmp_path)
     async with build_worker(
         temporal_client, settings, task_queue=task_queue, use_entry_points=False
