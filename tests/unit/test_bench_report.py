@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,9 @@ def test_the_runner_prints_one_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "| stale_policy | policy evaluation" in done.stdout
     assert all(isinstance(row, Row) for row in read_rows(tmp_path / "stale_policy.rows.jsonl"))
+
+
+@pytest.mark.parametrize("bench", [b.name for b in runner.BENCHES])
+def test_every_benchmark_imports(bench: str) -> None:
+    """A refactoring that moves what a benchmark uses breaks it here, not in a bench run."""
+    importlib.import_module(f"bench.{bench}")
