@@ -141,7 +141,10 @@ def test_failed_run_exits_1_then_status_and_resume(dev_server: str, tmp_path: Pa
     ]
 
     listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
-    assert {"flow-1", "flow-1-r1"} <= {run["run_id"] for run in json.loads(listed.stdout)}
+    states = {run["run_id"]: run["status"] for run in json.loads(listed.stdout)}
+    assert (states["flow-1"], states["flow-1-r1"]) == ("failed", "succeeded")  # status's words
+    lines = pit("--temporal", dev_server, "dag", "list", cwd=tmp_path).stdout.splitlines()
+    assert any(line.split()[:2] == ["flow-1-r1", "succeeded"] for line in lines), lines
 
 
 def _status_json(dev_server: str, run_id: str, cwd: Path) -> tuple[int, dict]:
@@ -231,6 +234,8 @@ def test_no_wait_then_cancel(dev_server: str, tmp_path: Path) -> None:
             break
         time.sleep(0.5)
     assert json.loads(shown.stdout)["nodes"]["nap"]["state"] == "cancelled"
+    listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
+    assert {r["run_id"]: r["status"] for r in json.loads(listed.stdout)}["long-1"] == "cancelled"
 
 
 def test_unknown_run_is_a_clear_not_found(dev_server: str, tmp_path: Path) -> None:
