@@ -42,6 +42,7 @@ from pit.infra.temporal.search_attributes import (
 
 FREE_ID_TRIES = 100
 """Resumed-run ids (`-r1`, `-r2` ...) tried before `resume` asks for an explicit id."""
+ID_TAKEN = "a run with this id exists already"
 
 DagSource = Path | str | Mapping[str, Any] | DagSpec | Graph | CompiledDag
 """What `RunsClient.start` runs: a DAG file's path, its data as a dict, a `DagSpec` built in
@@ -115,9 +116,7 @@ class RunsClient:
                 static_summary=tags.summary,
             )
         except WorkflowAlreadyStartedError:
-            raise InvalidInputError.for_field(
-                "id", run_id, "a run with this id exists already"
-            ) from None
+            raise InvalidInputError.for_field("id", run_id, ID_TAKEN) from None
         except RPCError as error:
             raise rpc_error(error, run_id) from None
         return RunHandle(self.client, run_id)
@@ -145,15 +144,24 @@ class RunsClient:
                 "run_id", run_id, "is still running (cancel or terminate it first)"
             )
         original = await earlier_handle.input()
-        new_id = id if id is not None else await self.free_run_id(run_id)
-        return await self.start(
-            # the earlier run's compiled graph, as it ran: nothing to parse or check again
-            compiled or original.plan().dag,
-            inputs=original.run_inputs,
-            id=new_id,
-            task_queue=task_queue,
-            reuse=reusable_nodes(earlier),
-            resumed_from=run_id,
+        for _ in range(FREE_ID_TRIES):
+            new_id = id if id is not None else await self.free_run_id(run_id)
+            try:
+                return await self.start(
+                    # the earlier run's compiled graph, as it ran: nothing to parse again
+                    compiled or original.plan().dag,
+                    inputs=original.run_inputs,
+                    id=new_id,
+                    task_queue=task_queue,
+                    reuse=reusable_nodes(earlier),
+                    resumed_from=run_id,
+                )
+            except InvalidInputError as error:
+                # another resume took the free id first: take the next one
+                if id is not None or error.details.get("rule") != ID_TAKEN:
+                    raise
+        raise InvalidInputError.for_field(
+            "id", run_id, f"{FREE_ID_TRIES} resumed runs were started at once: name the new one"
         )
 
     async def free_run_id(self, run_id: str) -> str:

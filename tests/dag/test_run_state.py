@@ -223,3 +223,8 @@ async def test_a_run_that_timed_out_is_reported_so_and_resumes_reusing_what_succ
     assert final.status is RunState.SUCCEEDED and resumed.id == f"{run_id}-r1"
     assert "reused from run" in (final.nodes["quick"].reason or "")
     assert "reused" not in (final.nodes["slow"].reason or "")
+    # two resumes at once both find -r2 free: one takes it, the other the next
+    again = await asyncio.gather(runs.resume(run_id, dag=data), runs.resume(run_id, dag=data))
+    assert sorted(h.id for h in again) == [f"{run_id}-r2", f"{run_id}-r3"]
+    for handle in again:
+        assert (await asyncio.wait_for(handle.result(), 60)).status is RunState.SUCCEEDED
