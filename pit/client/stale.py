@@ -26,7 +26,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import SearchAttributeKey, TypedSearchAttributes
+from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.artifacts.lifecycle import PurgeReport
@@ -38,7 +38,7 @@ from pit.common.files import parse_yaml
 from pit.common.validation import format_duration, parse_now
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
-from pit.infra.temporal.search_attributes import pit_tags
+from pit.infra.temporal.search_attributes import SCHEDULED_BY, pit_tags
 from pit.stale.manager import ApplyReport, RestoreReport, StaleManager
 from pit.stale.policy import Policy, PolicyInvalidError, parse_policy
 from pit.stale.protocol import CLEANUP_WORKFLOW, CleanupInput, CleanupProgress
@@ -54,13 +54,12 @@ OVERLAP = ScheduleOverlapPolicy.SKIP
 holds a plan awaiting confirmation, and a second plan of the same store would compete with
 it (both applied, or the later made stale by the first), BUFFER_ONE would run an outdated
 plan the moment the first is confirmed, and ALLOW_ALL would stack a plan an hour for a
-day. The skips are counted (`CleanupProgress.skipped_runs`) and the schedule's memo says so."""
+day. The skips are counted (`CleanupProgress.skipped_runs`), the schedule's memo says so, and
+while a plan waits the schedule's note names it (`temporal schedule describe`)."""
 OVERLAP_NOTE = (
     "overlap policy skip: while a cleanup run is open (its plan awaiting confirmation), "
     "every run due is skipped; `pit stale progress` counts them"
 )
-SCHEDULED_BY = SearchAttributeKey.for_keyword("TemporalScheduledById")
-"""Set by Temporal on every workflow a schedule starts: the schedule's id."""
 
 
 class ScheduleResult(BaseModel):

@@ -55,3 +55,14 @@ class CleanupProgress(BaseModel):
     skipped_runs: int | None = None
     """Runs that schedule skipped since it was created because one of its runs was still
     open (overlap policy skip): while a plan awaits confirmation, every run due is skipped."""
+
+
+class ScheduleNote(BaseModel):
+    """Set the note of the schedule that started a cleanup run (`note`), or clear it when it
+    is that run's (`note` None)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_id: str
+    run_id: str
+    note: str | None = None

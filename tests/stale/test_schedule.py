@@ -77,6 +77,13 @@ async def test_a_plan_awaiting_confirmation_makes_the_schedule_skip_and_progress
         assert await run.static_summary() == f"stale cleanup every 1h, from schedule {schedule_id}"
         described = await schedule.describe()
         assert described.schedule.policy.overlap is ScheduleOverlapPolicy.SKIP
+
+        async def noted() -> str:
+            return (await schedule.describe()).schedule.state.note or ""
+
+        note = await eventually(noted)  # the waiting run notes its schedule
+        assert note.startswith(f"{first.run_id} awaits confirmation of plan ")
+        assert "runs due meanwhile are skipped (overlap policy skip)" in note
         assert described.typed_search_attributes.get(PIT_KIND) == "stale-schedule"
         memo = await described.memo()
         assert memo["kind"] == "stale-schedule" and memo["every"] == "1h"
@@ -86,5 +93,6 @@ async def test_a_plan_awaiting_confirmation_makes_the_schedule_skip_and_progress
         assert confirmed.run_id == first.run_id
         done = await temporal_client.get_workflow_handle(first.run_id).result()
         assert done["stage"] == "applied"
+        assert (await schedule.describe()).schedule.state.note in ("", None)  # cleared
         await schedule.delete()
     await stale.close()

@@ -42,6 +42,9 @@ PIT_NODES = SearchAttributeKey.for_int("PitNodes")
 PIT_PROGRESS = SearchAttributeKey.for_float("PitProgress")
 """Finished nodes / all nodes, updated in steps of 10%."""
 
+SCHEDULED_BY = SearchAttributeKey.for_keyword("TemporalScheduledById")
+"""Temporal's own: set on every workflow a schedule starts, the schedule's id."""
+
 PIT_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     PIT_KIND,
     PIT_DAG,
