@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -42,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.scheduler import Scheduler
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
-    from pit.infra.temporal.search_attributes import PIT_KIND, PIT_PROGRESS, dag_attributes
+    from pit.infra.temporal.search_attributes import PIT_PROGRESS, child_dag_tags
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_handover import next_run_input
@@ -282,14 +281,7 @@ class DagWorkflow:
         self._nodes[node.id].reason = f"child graph run {child_id}"
         # runs recorded before child runs were tagged start them untagged on replay
         tagged = workflow.patched(CHILD_TAGS_PATCH)
-        memo = {"kind": "dag", "dag": child.name, "nodes": child.size, "node": node.id}
-        attributes = (
-            TypedSearchAttributes(
-                [SearchAttributePair(PIT_KIND, "dag"), *dag_attributes(child.name, child.size)]
-            )
-            if tagged and self._input.search_attributes
-            else None
-        )
+        memo, attributes = child_dag_tags(child, node.id, self._input.search_attributes)
         try:
             result = await workflow.execute_child_workflow(
                 "pit.dag",
@@ -302,7 +294,7 @@ class DagWorkflow:
                 id=child_id,
                 result_type=DagStatus,
                 memo=memo if tagged else None,
-                search_attributes=attributes,
+                search_attributes=attributes if tagged else None,
                 run_timeout=node.timeout,
                 static_summary=f"child graph {child.name} of {node.id}",
             )

@@ -141,3 +141,13 @@ def dag_attributes(name: str, size: int) -> list[SearchAttributePair[Any]]:
         SearchAttributePair(PIT_NODES, size),
         SearchAttributePair(PIT_PROGRESS, 0.0),
     ]
+
+
+def child_dag_tags(
+    child: CompiledDag, node_id: str, searchable: bool
+) -> tuple[dict[str, Any], TypedSearchAttributes | None]:
+    """The memo and search attributes of the run of a child graph (node `node_id`), as the
+    DAG workflow starts it (no RPC: its parent's input says whether attributes are indexed)."""
+    memo = {"kind": "dag", "dag": child.name, "nodes": child.size, "node": node_id}
+    pairs = [SearchAttributePair(PIT_KIND, "dag"), *dag_attributes(child.name, child.size)]
+    return memo, TypedSearchAttributes(pairs) if searchable else None
