@@ -14,6 +14,15 @@ from pit.cli._failures import EXIT_OK, explain
 from pit.common.config import Settings, load_settings
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
+from pit.infra.telemetry import stop_tracing
+
+_FLAG_NAMES: dict[str, str] = {
+    "temporal.address": "--temporal",
+    "temporal.namespace": "--namespace",
+    "state_dir": "--state-dir",
+    "log_format": "--log-format",
+    "log_level": "--log-level",
+}
 
 
 @dataclass
@@ -22,24 +31,25 @@ class CliState:
 
     overrides: dict[str, object] = field(default_factory=dict)
     config_file: Path | None = None
+    flags: dict[str, str] = field(default_factory=lambda: dict(_FLAG_NAMES))
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(
-                config_file=self.config_file, overrides=self.overrides, flags=_FLAG_NAMES
+                config_file=self.config_file, overrides=self.overrides, flags=self.flags
             )
         return self._settings
 
-
-_FLAG_NAMES = {
-    "temporal.address": "--temporal",
-    "temporal.namespace": "--namespace",
-    "state_dir": "--state-dir",
-    "log_format": "--log-format",
-    "log_level": "--log-level",
-}
+    def with_flag(self, key: str, flag: str, value: object) -> Settings:
+        """The settings with a command's own flag `flag` setting `key` (when given) on top of
+        every other source; a bad value names the flag."""
+        if value is not None:
+            self.overrides[key] = value
+            self.flags[key] = flag
+            self._settings = None
+        return self.settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -105,4 +115,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         for line in failure.lines:
             print(line, file=sys.stderr)
         return failure.exit_code
+    finally:
+        stop_tracing()  # the spans still queued leave now: main() skips the exit handlers
     return result if isinstance(result, int) else EXIT_OK
