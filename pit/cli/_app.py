@@ -15,7 +15,6 @@ import click
 from pit.cli._failures import EXIT_OK, explain
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
-from pit.infra.telemetry import stop_tracing
 
 _FLAG_NAMES: dict[str, str] = {
     "temporal.address": "--temporal",
@@ -160,6 +159,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     os._exit(code)
 
 
+def _stop_tracing() -> None:
+    """Flush the spans still queued (main() skips the exit handlers that would); only a
+    command that traced has the tracing module loaded, the others load nothing for it."""
+    tracing = sys.modules.get("pit.infra.telemetry.tracing")
+    if tracing is not None:
+        tracing.stop_tracing()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run `pit` with `argv`; return the exit code. Whatever goes wrong is printed as one
     line (see `pit.cli._failures` for which exception gets which line and code)."""
@@ -173,5 +180,5 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return failure.exit_code
     finally:
-        stop_tracing()  # the spans still queued leave now: main() skips the exit handlers
+        _stop_tracing()
     return result if isinstance(result, int) else EXIT_OK
