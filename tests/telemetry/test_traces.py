@@ -1,0 +1,94 @@
+"""Traces: with tracing on, one DAG run started through a `PitClient` is one trace, from the
+client's start through the workflow to a span per node (and the artifact spans inside)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client
+
+from pit.client import PitClient
+from pit.common.config import Settings, load_settings
+from pit.dag.status import RunState
+from pit.infra.telemetry import Tracing, start_tracing
+from pit.workers import build_worker
+
+pytestmark = pytest.mark.integration
+
+DAG = {
+    "name": "traced",
+    "nodes": [
+        {"id": "hello", "activity": "pit.echo", "inputs": {"x": 1}},
+        {"id": "keep", "activity": "pit.artifacts.put", "inputs": {"name": "t.txt", "text": "x"}},
+        {"id": "read", "activity": "pit.artifacts.get", "inputs": "${nodes.keep.output}"},
+        {"id": "bye", "activity": "pit.echo", "depends_on": ["hello"], "inputs": {"x": 2}},
+    ],
+}
+
+
+@pytest.fixture
+def exporter() -> Iterator[tuple[InMemorySpanExporter, Tracing]]:
+    """This process traced into memory while the test runs (tracing is process-wide)."""
+    spans = InMemorySpanExporter()
+    tracing = start_tracing(
+        load_settings(environ={}).telemetry,
+        processor=SimpleSpanProcessor(spans),
+        set_global=False,
+    )
+    assert tracing is not None
+    try:
+        yield spans, tracing
+    finally:
+        tracing.close()
+
+
+def _settings(client: Client, tmp_path: Path) -> Settings:
+    return load_settings(
+        environ={
+            "PIT_TEMPORAL__ADDRESS": client.service_client.config.target_host,
+            "PIT_TEMPORAL__TASK_QUEUE": f"traced-{uuid.uuid4().hex[:8]}",
+        },
+        cwd=tmp_path,
+    )
+
+
+async def test_one_dag_run_is_one_trace_with_a_span_per_node(
+    temporal_client: Client,
+    tmp_path: Path,
+    exporter: tuple[InMemorySpanExporter, Tracing],
+) -> None:
+    spans, _ = exporter
+    settings = _settings(temporal_client, tmp_path)
+    async with await PitClient.connect(settings) as pit:
+        assert pit.temporal is not None
+        async with build_worker(pit.temporal, settings):
+            handle = await pit.runs.start(DAG)
+            status = await asyncio.wait_for(handle.result(), 60)
+    assert status.status is RunState.SUCCEEDED
+
+    finished = spans.get_finished_spans()
+    assert len({span.context.trace_id for span in finished}) == 1, "one run, one trace"
+    names = Counter(span.name for span in finished)
+    assert names["StartWorkflow:pit.dag"] == 1
+    assert names["RunWorkflow:pit.dag"] >= 1
+    nodes = [span for span in finished if span.name == "pit.dag.node"]
+    assert sorted(str((span.attributes or {})["pit.node"]) for span in nodes) == sorted(
+        node["id"] for node in DAG["nodes"]
+    )
+    by_id = {span.context.span_id: span for span in finished}
+    for node in nodes:
+        # each node's span sits under the SDK's span of the activity that ran it
+        assert node.parent is not None
+        assert by_id[node.parent.span_id].name.startswith("RunActivity:")
+    # the store's own work shows inside the nodes that did it
+    put = next(span for span in finished if span.name == "pit.artifacts.put")
+    assert put.parent is not None
+    keep = by_id[put.parent.span_id]
+    assert keep.name == "pit.dag.node" and (keep.attributes or {})["pit.node"] == "keep"
