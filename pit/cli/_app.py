@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "check": (("pit.cli.dev",), "Run one workflow through a worker on the task..."),
     "ping": (("pit.cli.dev",), "Connect to Temporal and print what answered."),
     "config": (("pit.cli.config_cmd",), "Inspect configuration."),
+    "doctor": (("pit.cli.doctor",), "Check a deployment: Temporal, namespace, search..."),
 }
 """Every command, the modules that define it, and its one-line help: a command's module is
 imported only when that command runs, so `pit --help` and a local `pit artifact get` never
