@@ -79,7 +79,7 @@ def test_a_metrics_port_in_use_is_refused_before_the_worker_connects(tmp_path: P
                 "worker",
                 "--metrics-port",
                 str(port),
-            ],  # fmt: skip
+            ],
             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
