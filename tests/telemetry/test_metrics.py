@@ -20,12 +20,16 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
 
 from pit.client.runs import start_run
-from pit.common.metrics import PIT_METRICS, MetricKind
+from pit.common.config import load_settings
+from pit.common.metrics import DAG_NODE_DURATION, PIT_METRICS, MetricKind
 from pit.dag.graph import parse_dag
 from pit.dag.status import NodeState, RunState
 from pit.infra.temporal.devserver import free_port
+from pit.workers import PitPlugin
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +114,8 @@ def wait_for(url: str, log: Path, check: Any, timeout: float = 60) -> list[Sampl
         if samples and check(samples):
             return samples
         time.sleep(0.2)
-    raise AssertionError(f"metrics never held; worker log:\n{log.read_text()[-3000:]}")
+    said = log.read_text()[-3000:] if log.exists() else ""
+    raise AssertionError(f"metrics never held; worker log:\n{said}")
 
 
 def dag(domain: str) -> dict[str, Any]:
@@ -230,3 +235,36 @@ def dashboard_metrics() -> set[str]:
     dashboard = json.loads((ROOT / "deploy/grafana/dashboards/pit-workers.json").read_text())
     expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     return {m for e in expressions for m in re.findall(r"([a-z_]+)\{", e)}
+
+
+async def test_your_own_worker_with_the_pit_plugin_records_pit_metrics_through_its_runtime(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    port = free_port()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )
+    settings = load_settings(environ={}, cwd=tmp_path)
+    client = await Client.connect(
+        address(temporal_client), plugins=[PitPlugin(settings)], runtime=runtime
+    )
+    queue = f"own-{uuid.uuid4().hex[:8]}"
+    graph = {"name": "own", "nodes": [{"id": "a", "activity": "pit.echo", "inputs": {}}]}
+    async with Worker(client, task_queue=queue):
+        handle = await start_run(client, parse_dag(graph), task_queue=queue)
+        assert (await asyncio.wait_for(handle.result(), 60)).status is RunState.SUCCEEDED
+        url = f"http://127.0.0.1:{port}/metrics"
+        samples = await asyncio.to_thread(
+            wait_for,
+            url,
+            tmp_path / "none",
+            lambda s: values(s, "pit_dag_node_duration_seconds_count"),
+        )
+    labels = {"activity": "pit.echo", "outcome": "succeeded"}
+    assert values(samples, "pit_dag_node_duration_seconds_count", **labels) == [1]
+    # once the worker stopped, the Pit's instruments record nothing more
+    assert not DAG_NODE_DURATION.bound
+
+
+def address(client: Client) -> str:
+    return client.service_client.config.target_host
