@@ -90,3 +90,18 @@ def test_a_metrics_port_in_use_is_refused_before_the_worker_connects(tmp_path: P
         f"pit: error: telemetry.metrics_port: {port}: cannot serve metrics on "
         f"127.0.0.1:{port}: Address already in use (os error 98)"
     )
+
+
+def test_nothing_traced_loads_no_opentelemetry() -> None:
+    probe = (
+        "import sys, pit.workers, pit.client._client, pit.infra.temporal.session;"
+        "from pit.infra.telemetry import tracing_interceptors;"
+        "from pit.common.config import load_settings;"
+        "assert tracing_interceptors(load_settings(environ={}).telemetry) == [];"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

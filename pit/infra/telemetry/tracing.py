@@ -84,10 +84,9 @@ def stop_tracing() -> None:
         _current.close()
 
 
-def tracing_interceptors(settings: TelemetrySettings) -> list[TracingInterceptor]:
-    """The interceptor to give a client (its workers inherit it), when tracing is on."""
-    tracing = start_tracing(settings)
-    return [] if tracing is None else [tracing.interceptor]
+def current() -> Tracing | None:
+    """This process's tracing, if it was started."""
+    return _current
 
 
 def _otlp_exporter(endpoint: str) -> SpanExporter:

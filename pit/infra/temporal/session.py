@@ -13,7 +13,7 @@ from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
 from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.telemetry.tracing import tracing_interceptors
+from pit.infra.telemetry.interceptors import tracing_interceptors
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
