@@ -4,14 +4,22 @@ client's start through the workflow to a span per node (and the artifact spans i
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pytest_httpserver import HTTPServer
 from temporalio.client import Client
 
 from pit.client import PitClient
@@ -21,6 +29,7 @@ from pit.infra.telemetry import Tracing, start_tracing
 from pit.workers import build_worker
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 DAG = {
     "name": "traced",
@@ -92,3 +101,59 @@ async def test_one_dag_run_is_one_trace_with_a_span_per_node(
     assert put.parent is not None
     keep = by_id[put.parent.span_id]
     assert keep.name == "pit.dag.node" and (keep.attributes or {})["pit.node"] == "keep"
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    return ("127.0.0.1", 0)
+
+
+def _pit(args: list[str], tmp_path: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env |= {"PYTHONPATH": str(ROOT), "PIT_TELEMETRY__OTLP_ENDPOINT": endpoint}
+    return subprocess.run(
+        [sys.executable, "-m", "pit", "--state-dir", str(tmp_path), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_command_sends_its_spans_to_the_collector_before_it_exits(
+    temporal_client: Client, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/v1/traces", method="POST").respond_with_data(b"", status=200)
+    (tmp_path / "dag.json").write_text(json.dumps(DAG))
+    where = ["--temporal", temporal_client.service_client.config.target_host]
+    done = _pit([*where, "run", "dag.json", "--no-wait"], tmp_path, httpserver.url_for("/"))
+    assert done.returncode == 0, done.stderr
+    posted = [request for request, _ in httpserver.log if request.path == "/v1/traces"]
+    assert posted, "no spans reached the collector"
+    sent = ExportTraceServiceRequest.FromString(posted[0].get_data())
+    names = [
+        span.name
+        for resource in sent.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert "StartWorkflow:pit.dag" in names
+    service = {a.key: a.value.string_value for a in sent.resource_spans[0].resource.attributes}
+    assert service["service.name"] == "pit"
+
+
+def test_a_collector_that_does_not_answer_costs_seconds_not_the_command(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "dag.json").write_text(json.dumps(DAG))
+    where = ["--temporal", temporal_client.service_client.config.target_host]
+    with socket.socket() as silent:  # takes connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        collector = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        done = _pit([*where, "run", "dag.json", "--no-wait"], tmp_path, collector)
+        took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert took < 30, took
