@@ -26,6 +26,7 @@ from pit.artifacts.store import ArtifactStore
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, PitError
 from pit.common.version import __version__
+from pit.infra.index_factory import DEFAULT_INDEX_FILE
 from pit.infra.temporal.search_attributes import PIT_SEARCH_ATTRIBUTES, type_name
 
 CHECK_TIMEOUT = timedelta(seconds=30)
@@ -86,29 +87,24 @@ async def examine(
     checks: list[DoctorCheck] = []
     server_version = None
     if temporal is None:
-        checks.append(
-            DoctorCheck(
-                name="temporal",
-                status=CheckStatus.UNREACHABLE,
-                detail=unreachable or "not connected",
-            )
-        )
-        skipped = "skipped: Temporal is not reachable"
-        checks.append(DoctorCheck(name="namespace", status=CheckStatus.SKIPPED, detail=skipped))
-        checks.append(
-            DoctorCheck(name="search attributes", status=CheckStatus.SKIPPED, detail=skipped)
-        )
+        detail = unreachable or "not connected"
+        checks.append(DoctorCheck(name="temporal", status=CheckStatus.UNREACHABLE, detail=detail))
     else:
         timeout = settings.temporal.connect_timeout
         temporal_check, server_version = await _temporal(temporal, timeout)
         checks.append(temporal_check)
-        if temporal_check.status is CheckStatus.OK:
-            checks.append(await _namespace(temporal, timeout))
-            checks += await _search_attributes(temporal, timeout)
+    if temporal is not None and checks[-1].status is CheckStatus.OK:
+        checks.append(await _namespace(temporal, timeout))
+        checks += await _search_attributes(temporal, timeout)
+    else:
+        skipped = "skipped: Temporal did not answer"
+        for name in ("namespace", "search attributes"):
+            checks.append(DoctorCheck(name=name, status=CheckStatus.SKIPPED, detail=skipped))
     opened = await _guarded("store", lambda: _open(store))
     if isinstance(opened, DoctorCheck):
         checks.append(opened)
-        checks.append(DoctorCheck(name="index", status=CheckStatus.SKIPPED, detail="skipped"))
+        skipped = "skipped: the store could not be opened"
+        checks.append(DoctorCheck(name="index", status=CheckStatus.SKIPPED, detail=skipped))
     else:
         checks.append(await _guarded("store", lambda: _store(opened)))
         checks.append(await _guarded("index", lambda: _index(opened, settings)))
@@ -221,7 +217,7 @@ async def _store(store: ArtifactStore) -> DoctorCheck:
 
 async def _index(store: ArtifactStore, settings: Settings) -> DoctorCheck:
     await store.index.search(SearchQuery(limit=1))
-    where = settings.search.url or f"sqlite {settings.state_dir / 'index.sqlite'}"
+    where = settings.search.url or f"sqlite {settings.state_dir / DEFAULT_INDEX_FILE}"
     return DoctorCheck(name="index", status=CheckStatus.OK, detail=f"{where} answered a search")
 
 

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
@@ -183,3 +184,58 @@ def test_a_store_its_user_cannot_write_fails(temporal_client: Client, tmp_path: 
     assert store_line.startswith("failed ") and "ermission denied" in store_line, store_line
     assert [line.split()[0] for line in lines if "store:" not in line] == ["ok"] * 8
     assert done.stderr == ""
+
+
+def _s3_doctor(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    temporal_client: Client,
+    tmp_path: Path,
+    *,
+    url: str,
+    endpoint: str,
+) -> tuple[int, dict[str, dict[str, str]]]:
+    monkeypatch.setenv("PIT_STORAGE__URL", url)
+    monkeypatch.setenv("PIT_STORAGE__S3_ENDPOINT", endpoint)
+    monkeypatch.setenv("PIT_STORAGE__S3_REGION", "us-east-1")
+    where = ["--temporal", address(temporal_client), "--state-dir", str(tmp_path)]
+    code, report = doctor(capsys, *where, as_json=True)
+    return code, {check["name"]: check for check in report["checks"]}
+
+
+def test_an_s3_store_is_written_and_left_as_it_was(
+    temporal_client: Client,
+    tmp_path: Path,
+    s3_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="doctor")
+    code, checks = _s3_doctor(
+        capsys, monkeypatch, temporal_client, tmp_path, url="s3://doctor/pit", endpoint=s3_endpoint
+    )
+    assert code == 0, checks
+    assert checks["store"]["detail"].startswith("s3://doctor/pit/: a probe blob was written")
+    assert s3.list_objects_v2(Bucket="doctor").get("KeyCount", 0) == 0  # the probe is gone
+
+
+def test_a_missing_bucket_fails_and_an_unreachable_s3_exits_3(
+    temporal_client: Client,
+    tmp_path: Path,
+    s3_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, checks = _s3_doctor(
+        capsys, monkeypatch, temporal_client, tmp_path, url="s3://absent/pit", endpoint=s3_endpoint
+    )
+    assert code == 1 and checks["store"]["status"] == "failed", checks
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    code, checks = _s3_doctor(
+        capsys, monkeypatch, temporal_client, tmp_path, url="s3://doctor/pit", endpoint=nowhere
+    )
+    assert code == 3 and checks["store"]["status"] == "unreachable", checks
+    assert checks["temporal"]["status"] == "ok" and checks["index"]["status"] == "ok"
+    assert time.monotonic() - started < 60
