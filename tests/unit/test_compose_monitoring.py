@@ -136,3 +136,10 @@ def test_dashboard_panels_sit_on_the_grid_without_overlapping() -> None:
         }
         assert not covered & cells, f"{panel['title']} overlaps another panel"
         cells |= covered
+
+
+def test_durations_are_charted_in_seconds_as_workers_serve_them() -> None:
+    for panel in _dashboard()["panels"]:
+        expressions = " ".join(target["expr"] for target in panel.get("targets", []))
+        if "_seconds_bucket" in expressions:
+            assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
