@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pytest_httpserver import HTTPServer
 from temporalio.client import Client
 
+from pit.arbitration import ArbiterConfig
+from pit.arbitration.protocol import ArbiterInput, arbiter_workflow_id
 from pit.client import PitClient
 from pit.common.config import Settings, load_settings
 from pit.dag.status import RunState
@@ -157,3 +159,27 @@ def test_a_collector_that_does_not_answer_costs_seconds_not_the_command(
         took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert took < 30, took
+
+
+async def test_a_program_waiting_for_a_grant_is_one_span_under_its_own(
+    temporal_client: Client,
+    tmp_path: Path,
+    exporter: tuple[InMemorySpanExporter, Tracing],
+) -> None:
+    spans, tracing = exporter
+    settings = _settings(temporal_client, tmp_path)
+    domain = f"traced-{uuid.uuid4().hex[:8]}"
+    config = ArbiterConfig.model_validate({"resources": {"slots": 1}})
+    async with await PitClient.connect(settings) as pit:
+        assert pit.temporal is not None
+        async with build_worker(pit.temporal, settings):
+            await pit.arbiter.ensure(ArbiterInput(domain=domain, config=config))
+            with tracing.tracer.start_as_current_span("my program"):
+                async with pit.arbiter.hold(domain, {"slots": 1}, request_id="job-1"):
+                    pass
+            await pit.temporal.get_workflow_handle(arbiter_workflow_id(domain)).terminate()
+    finished = spans.get_finished_spans()
+    wait = next(span for span in finished if span.name == "pit.arbiter.wait")
+    assert dict(wait.attributes or {}) == {"pit.domain": domain, "pit.request": "job-1"}
+    program = next(span for span in finished if span.name == "my program")
+    assert wait.parent is not None and wait.parent.span_id == program.context.span_id
