@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pit.client._client import PitClient
     from pit.client.arbiter import ArbiterClient
     from pit.client.artifacts import ArtifactsClient
+    from pit.client.doctor import DoctorReport
     from pit.client.pool import PoolClient
     from pit.client.run_handle import RunHandle
     from pit.client.run_history import RunExecution
@@ -24,6 +25,7 @@ _WHERE = {
     "PitClient": "pit.client._client",
     "ArbiterClient": "pit.client.arbiter",
     "ArtifactsClient": "pit.client.artifacts",
+    "DoctorReport": "pit.client.doctor",
     "PoolClient": "pit.client.pool",
     "RunExecution": "pit.client.run_history",
     "RunHandle": "pit.client.run_handle",
@@ -36,6 +38,7 @@ _WHERE = {
 __all__ = [
     "ArbiterClient",
     "ArtifactsClient",
+    "DoctorReport",
     "PitClient",
     "PoolClient",
     "RunExecution",
