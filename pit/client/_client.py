@@ -7,9 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
@@ -26,7 +24,9 @@ from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
 from pit.infra.temporal.claim_check import LazyStore
 from pit.infra.temporal.failures import from_failure
+from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.session import TemporalSession, open_temporal
+from pit.infra.temporal.task_queues import workflow_pollers
 
 
 class PitClient:
@@ -150,6 +150,8 @@ class PitClient:
         """Run the `pit.check` workflow through a worker: proof that one serves the queue.
         No worker finishing it within `timeout` is a `WorkFailedError` saying so."""
         client = self._client("check")
+        summary = f"pit check of task queue {self.task_queue}"
+        tags = await pit_tags(client, "check", summary, {"task_queue": self.task_queue})
         try:
             result: CheckResult = await client.execute_workflow(
                 CHECK_WORKFLOW,
@@ -158,7 +160,9 @@ class PitClient:
                 task_queue=self.task_queue,
                 result_type=CheckResult,
                 execution_timeout=timeout,
-                static_summary="pit check",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowFailureError as failure:
             error = from_failure(failure)
@@ -176,15 +180,7 @@ class PitClient:
     async def pollers(self, task_queue: str | None = None) -> int:
         """How many workers polled `task_queue` (default: the settings') for workflow tasks
         recently: 0 means nothing would run a workflow started there."""
-        client = self._client("pollers")
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueue(name=task_queue or self.task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return len(response.pollers)
+        return await workflow_pollers(self._client("pollers"), task_queue or self.task_queue)
 
     async def server_version(self) -> str:
         """The Temporal server's version, as it reports it ("" when it does not)."""

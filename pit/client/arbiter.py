@@ -35,6 +35,7 @@ from pit.arbitration.protocol import (
 from pit.arbitration.views import ArbiterStatus
 from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
 from pit.common.spans import span
+from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.updates import retrying
 
 T = TypeVar("T")
@@ -53,13 +54,17 @@ __all__ = [
 
 async def ensure_arbiter(client: Client, inputs: ArbiterInput, *, task_queue: str) -> None:
     """Start the domain's arbiter unless it is already running."""
+    summary = f"arbiter of domain {inputs.domain}"
+    tags = await pit_tags(client, "arbiter", summary, {"domain": inputs.domain})
     await client.start_workflow(
         ARBITER_WORKFLOW,
         inputs,
         id=arbiter_workflow_id(inputs.domain),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"arbiter of domain {inputs.domain}",
+        memo=tags.memo,
+        search_attributes=tags.search_attributes,
+        static_summary=tags.summary,
     )
 
 
