@@ -30,6 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client._files import load_dag
+from pit.client._shared_store import require_shared_store
 from pit.common.errors import (
     BackendUnavailableError,
     InvalidInputError,
@@ -260,8 +261,10 @@ class RunsClient:
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
-        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError.
-        `known_activities`: refuse nodes whose activity is not in it."""
+        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
+        and so is a queue whose Pit workers keep claim-checked payloads in another store than
+        this client (they could not read the run's big payloads). `known_activities`: refuse
+        nodes whose activity is not in it."""
         if id is not None:
             check_run_id(id, "id")
         compiled = compile_dag(dag, known_activities)
@@ -289,12 +292,14 @@ class RunsClient:
             if indexed
             else None
         )
+        queue = task_queue or self.task_queue
         try:
+            await require_shared_store(self.client, queue)
             await self.client.start_workflow(
                 DAG_WORKFLOW,
                 prepared,
                 id=run_id,
-                task_queue=task_queue or self.task_queue,
+                task_queue=queue,
                 result_type=DagStatus,
                 memo={"dag": compiled.name, "nodes": compiled.size, "resumed_from": resumed_from},
                 search_attributes=attributes,
@@ -406,7 +411,7 @@ def prepare_run(
         search_attributes=search_attributes,
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
     )
-    problem = run_input_problem(len(prepared.model_dump_json()))
+    problem = run_input_problem(prepared.packed_size())
     if problem is not None:
         raise InvalidInputError.for_field("dag", compiled.name, problem)
     return prepared

@@ -12,8 +12,7 @@ from temporalio.client import Client, Plugin
 from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
-from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.temporal.claim_check import LazyStore, claim_check_converter, settings_store
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
 from pit.infra.temporal.reconnect import Patience
@@ -55,7 +54,7 @@ async def open_temporal(
     Large payloads are claim-checked into `artifacts` (default: the settings' store, opened
     on first use and closed on the way out); `plugins` (a `PitPlugin` sharing that store)
     configure the client and every worker built from it."""
-    store = artifacts or LazyStore(lambda: open_artifact_store(settings))
+    store = artifacts or settings_store(settings)
     try:
         async with _open(settings, claim_check_converter(store), ui, plugins) as session:
             yield dataclasses.replace(session, artifacts=store)

@@ -1,0 +1,54 @@
+"""Before a run starts: do the workers of its queue read the store this client writes to?
+
+Payloads over 256 KiB (a big input, a big spec) are claim-checked into the client's artifact
+store and history keeps a reference. A worker with another store cannot resolve it: its
+workflow task would fail forever. Pit workers name their store in their Temporal identity
+(`pit.infra.temporal.claim_check.worker_identity`), so the client can refuse up front.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from pit.common.errors import InvalidInputError
+from pit.infra.temporal.claim_check import claim_store_location, identity_location
+
+
+async def worker_stores(client: Client, task_queue: str) -> dict[str, str]:
+    """The store each Pit worker polling `task_queue` for workflow tasks names, by identity
+    (workers that do not say are left out)."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    found: dict[str, str] = {}
+    for poller in response.pollers:
+        location = identity_location(poller.identity)
+        if location is not None:
+            found[poller.identity] = location
+    return found
+
+
+async def require_shared_store(client: Client, task_queue: str) -> None:
+    """InvalidInputError (on `storage.url`) when a Pit worker of `task_queue` claim-checks
+    into another store than `client`. Nothing polling yet, or workers that do not say, pass:
+    there is nothing to compare."""
+    mine = claim_store_location(client.data_converter)
+    if mine is None:
+        return
+    for identity, theirs in (await worker_stores(client, task_queue)).items():
+        if theirs != mine:
+            worker = identity.partition(" ")[0]
+            raise InvalidInputError.for_field(
+                "storage.url",
+                mine,
+                f"the worker {worker} of task queue {task_queue!r} keeps payloads over 256 KiB "
+                f"in {theirs}: a run started from here could not be read there; give every "
+                "client and worker the same store (one s3:// URL, or the same state dir)",
+            )
