@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "worker": (("pit.cli.dev",), "Serve every Pit workflow and activity until..."),
     "check": (("pit.cli.dev",), "Run one workflow through a worker on the task..."),
     "ping": (("pit.cli.dev",), "Connect to Temporal and print what answered."),
+    "codec-server": (("pit.cli.codec",), "Serve /decode and /download over the claim-check..."),
     "config": (("pit.cli.config_cmd",), "Inspect configuration."),
 }
 """Every command, the modules that define it, and its one-line help: a command's module is

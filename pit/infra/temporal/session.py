@@ -49,14 +49,17 @@ async def open_temporal(
     ui: bool = True,
     plugins: Sequence[Plugin] = (),
     artifacts: LazyStore | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[TemporalSession]:
     """Connect to `temporal.address`; with none, start (or attach to) the embedded server.
     Large payloads are claim-checked into `artifacts` (default: the settings' store, opened
     on first use and closed on the way out); `plugins` (a `PitPlugin` sharing that store)
-    configure the client and every worker built from it."""
+    configure the client and every worker built from it. `ui_codec_endpoint`: the codec
+    server the embedded web UI decodes payloads with, when this process starts it."""
     store = artifacts or settings_store(settings)
     try:
-        async with _open(settings, claim_check_converter(store), ui, plugins) as session:
+        converter = claim_check_converter(store)
+        async with _open(settings, converter, ui, plugins, ui_codec_endpoint) as session:
             yield dataclasses.replace(session, artifacts=store)
     finally:
         if artifacts is None:
@@ -65,7 +68,11 @@ async def open_temporal(
 
 @contextlib.asynccontextmanager
 async def _open(
-    settings: Settings, converter: DataConverter, ui: bool, plugins: Sequence[Plugin]
+    settings: Settings,
+    converter: DataConverter,
+    ui: bool,
+    plugins: Sequence[Plugin],
+    ui_codec_endpoint: str | None,
 ) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
     if temporal.address:
@@ -85,6 +92,7 @@ async def _open(
         port=temporal.port,
         ui_port=temporal.ui_port,
         ui=ui,
+        ui_codec_endpoint=ui_codec_endpoint,
     ) as server:
         client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
         yield TemporalSession(
