@@ -5,6 +5,7 @@ anything starts."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from pit.cli import run
 from pit.client import PitClient
 from pit.client._shared_store import worker_stores
 from pit.common.config import Settings, load_settings
@@ -84,7 +86,11 @@ async def test_big_input_started_on_one_machine_runs_on_a_worker_of_another(
 
 
 async def test_a_client_whose_store_the_workers_cannot_read_is_refused_before_starting(
-    temporal_client: Client, task_queue: str, tmp_path: Path
+    temporal_client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     address = temporal_client.service_client.config.target_host
     machine_a = _settings(tmp_path / "a" / ".pit", address)
@@ -101,9 +107,23 @@ async def test_a_client_whose_store_the_workers_cannot_read_is_refused_before_st
                     await client_side.runs.start(
                         DAG, inputs={"blob": "small"}, task_queue=task_queue, id=run_id
                     )
+            # the CLI says so in one line, exit 2
+            dag_file = tmp_path / "dag.json"
+            dag_file.write_text(json.dumps(DAG))
+            monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", task_queue)
+            capsys.readouterr()
+            code = await asyncio.to_thread(
+                run,
+                [
+                    *("--temporal", address, "--state-dir", str(tmp_path / "a" / ".pit")),
+                    *("run", str(dag_file), "--input", "blob=small", "--id", run_id),
+                ],
+            )
+            err = capsys.readouterr().err
     with pytest.raises(RPCError) as missing:
         await temporal_client.get_workflow_handle(run_id).describe()
     assert missing.value.status is RPCStatusCode.NOT_FOUND
+    assert code == 2 and err.count("\n") == 1 and "storage.url: " in err, err
     message = str(refused.value)
     assert message.startswith("storage.url: ") and "\n" not in message
     assert str(tmp_path / "a" / ".pit" / "artifacts") in message
