@@ -7,12 +7,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from pit.client._shared_store import workflow_pollers
 from pit.client.arbiter import ArbiterClient
 from pit.client.artifacts import ArtifactsClient
 from pit.client.pool import PoolClient
@@ -152,15 +151,7 @@ class PitClient:
     async def pollers(self, task_queue: str | None = None) -> int:
         """How many workers polled `task_queue` (default: the settings') for workflow tasks
         recently: 0 means nothing would run a workflow started there."""
-        client = self._client("pollers")
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueue(name=task_queue or self.task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return len(response.pollers)
+        return len(await workflow_pollers(self._client("pollers"), task_queue or self.task_queue))
 
     async def server_version(self) -> str:
         """The Temporal server's version, as it reports it ("" when it does not)."""

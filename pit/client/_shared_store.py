@@ -9,7 +9,7 @@ workflow task would fail forever. Pit workers name their store in their Temporal
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.taskqueue.v1 import PollerInfo, TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
@@ -17,9 +17,8 @@ from pit.common.errors import InvalidInputError
 from pit.infra.temporal.claim_check import claim_store_location, identity_location
 
 
-async def worker_stores(client: Client, task_queue: str) -> dict[str, str]:
-    """The store each Pit worker polling `task_queue` for workflow tasks names, by identity
-    (workers that do not say are left out)."""
+async def workflow_pollers(client: Client, task_queue: str) -> list[PollerInfo]:
+    """The workers that polled `task_queue` for workflow tasks recently."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -27,8 +26,14 @@ async def worker_stores(client: Client, task_queue: str) -> dict[str, str]:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
+    return list(response.pollers)
+
+
+async def worker_stores(client: Client, task_queue: str) -> dict[str, str]:
+    """The store each Pit worker polling `task_queue` for workflow tasks names, by identity
+    (workers that do not say are left out)."""
     found: dict[str, str] = {}
-    for poller in response.pollers:
+    for poller in await workflow_pollers(client, task_queue):
         location = identity_location(poller.identity)
         if location is not None:
             found[poller.identity] = location

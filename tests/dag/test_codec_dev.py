@@ -1,0 +1,65 @@
+"""`pit dev` gives the web UI it starts a codec server: the UI's own settings name it, and it
+answers that UI's origin and no other."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(
+    url: str, headers: dict[str, str], method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers=headers, method=method)
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_pit_dev_wires_a_codec_server_into_the_ui_it_starts(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    with subprocess.Popen(
+        [sys.executable, "-m", "pit", "dev", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as dev:
+        try:
+            assert dev.stdout is not None
+            ready = json.loads(dev.stdout.readline())
+            ui, codec = ready["ui_url"], ready["codec_url"]
+            assert codec.startswith("http://127.0.0.1:")
+            _, _, settings = _get(f"{ui}/api/v1/settings", {})
+            preflight = _get(
+                f"{codec}/decode",
+                {"Origin": ui, "Access-Control-Request-Method": "POST"},
+                "OPTIONS",
+            )
+            elsewhere = _get(
+                f"{codec}/decode",
+                {"Origin": "http://127.0.0.1:1", "Access-Control-Request-Method": "POST"},
+                "OPTIONS",
+            )
+        finally:
+            dev.send_signal(signal.SIGINT)
+            dev.wait(timeout=60)
+    assert json.loads(settings)["Codec"]["Endpoint"] == codec
+    assert preflight[0] == 204 and preflight[1]["Access-Control-Allow-Origin"] == ui
+    assert elsewhere[0] == 403
