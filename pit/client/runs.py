@@ -262,9 +262,9 @@ class RunsClient:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
         Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
-        and so is a queue whose Pit workers keep claim-checked payloads in another store than
-        this client (they could not read the run's big payloads). `known_activities`: refuse
-        nodes whose activity is not in it."""
+        and so is an input big enough to be claim-checked when the queue's Pit workers keep
+        payloads in another store than this client (they could not read it).
+        `known_activities`: refuse nodes whose activity is not in it."""
         if id is not None:
             check_run_id(id, "id")
         compiled = compile_dag(dag, known_activities)
@@ -294,7 +294,7 @@ class RunsClient:
         )
         queue = task_queue or self.task_queue
         try:
-            await require_shared_store(self.client, queue)
+            await require_shared_store(self.client, queue, prepared)
             await self.client.start_workflow(
                 DAG_WORKFLOW,
                 prepared,

@@ -85,7 +85,7 @@ async def test_big_input_started_on_one_machine_runs_on_a_worker_of_another(
     assert not (tmp_path / "b" / ".pit" / "artifacts").exists()
 
 
-async def test_a_client_whose_store_the_workers_cannot_read_is_refused_before_starting(
+async def test_a_big_input_the_workers_could_not_read_is_refused_before_starting(
     temporal_client: Client,
     task_queue: str,
     tmp_path: Path,
@@ -96,33 +96,38 @@ async def test_a_client_whose_store_the_workers_cannot_read_is_refused_before_st
     machine_a = _settings(tmp_path / "a" / ".pit", address)
     machine_b = _settings(tmp_path / "b" / ".pit", address)
     run_id = f"never-{uuid.uuid4().hex[:8]}"
-    async with local_pit(
-        machine_b, worker=False, plugin=PitPlugin(machine_b, use_entry_points=False)
-    ) as worker_side:
+    dag_file = tmp_path / "dag.json"
+    dag_file.write_text(json.dumps(DAG))
+    monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", task_queue)
+    plugin = PitPlugin(machine_b, use_entry_points=False)
+    async with local_pit(machine_b, worker=False, plugin=plugin) as worker_side:
         assert worker_side.temporal is not None
         async with build_worker(worker_side.temporal, machine_b, task_queue=task_queue):
             await _until_polled(worker_side.temporal, task_queue)
             async with await PitClient.connect(machine_a) as client_side:
                 with pytest.raises(InvalidInputError) as refused:
                     await client_side.runs.start(
-                        DAG, inputs={"blob": "small"}, task_queue=task_queue, id=run_id
+                        DAG, inputs={"blob": "y" * BIG}, task_queue=task_queue, id=run_id
                     )
+                # an input that stays in history needs no shared store: it runs
+                small = await client_side.runs.start(
+                    DAG, inputs={"blob": "small"}, task_queue=task_queue
+                )
+                small_status = await asyncio.wait_for(small.result(), 60)
             # the CLI says so in one line, exit 2
-            dag_file = tmp_path / "dag.json"
-            dag_file.write_text(json.dumps(DAG))
-            monkeypatch.setenv("PIT_TEMPORAL__TASK_QUEUE", task_queue)
             capsys.readouterr()
             code = await asyncio.to_thread(
                 run,
                 [
                     *("--temporal", address, "--state-dir", str(tmp_path / "a" / ".pit")),
-                    *("run", str(dag_file), "--input", "blob=small", "--id", run_id),
+                    *("run", str(dag_file), "--input", f"blob={'y' * BIG}", "--id", run_id),
                 ],
             )
             err = capsys.readouterr().err
     with pytest.raises(RPCError) as missing:
         await temporal_client.get_workflow_handle(run_id).describe()
     assert missing.value.status is RPCStatusCode.NOT_FOUND
+    assert small_status.status is RunState.SUCCEEDED
     assert code == 2 and err.count("\n") == 1 and "storage.url: " in err, err
     message = str(refused.value)
     assert message.startswith("storage.url: ") and "\n" not in message

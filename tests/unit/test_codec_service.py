@@ -121,7 +121,7 @@ async def test_a_reference_reaches_nothing_but_the_payload_its_name_and_digest_s
         }
     )
     answer = await service(_request([missing]))
-    assert answer.status == 404 and b"does not exist" in answer.body
+    assert answer.status == 404 and b"is not in file://" in answer.body
 
 
 async def test_only_the_ui_origin_the_token_and_the_served_namespace_get_an_answer(

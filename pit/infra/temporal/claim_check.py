@@ -103,7 +103,16 @@ class ArtifactPayloadDriver(StorageDriver):
         store = self._store.get()
         payloads: list[Payload] = []
         for claim in claims:
-            found = await store.get(claim.claim_data["artifact"])
+            try:
+                found = await store.get(claim.claim_data["artifact"])
+            except NotFoundError:
+                where = self._store.location or "this store"
+                raise NotFoundError(
+                    f"payload {claim.claim_data['artifact']} is not in {where}: it was written "
+                    "to another store (every client and worker needs the same one: one s3:// "
+                    "URL, or the same state dir), or removed from this one",
+                    name=claim.claim_data["artifact"],
+                ) from None
             if found.manifest.digest != claim.claim_data["digest"]:
                 raise IntegrityError(
                     f"payload {claim.claim_data['artifact']} has digest "
@@ -132,6 +141,15 @@ def claim_store_location(converter: DataConverter) -> str | None:
         if isinstance(driver, ArtifactPayloadDriver):
             return driver.location
     return None
+
+
+def claim_checked(converter: DataConverter, value: object) -> bool:
+    """Whether `converter` would keep `value` in its store rather than in history."""
+    storage = converter.external_storage
+    if storage is None:
+        return False
+    [payload] = converter.payload_converter.to_payloads([value])
+    return payload.ByteSize() >= storage.payload_size_threshold
 
 
 def worker_identity(identity: str, location: str | None) -> str:
