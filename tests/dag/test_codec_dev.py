@@ -63,3 +63,27 @@ def test_pit_dev_wires_a_codec_server_into_the_ui_it_starts(tmp_path: Path) -> N
     assert json.loads(settings)["Codec"]["Endpoint"] == codec
     assert preflight[0] == 204 and preflight[1]["Access-Control-Allow-Origin"] == ui
     assert elsewhere[0] == 403
+
+
+def test_pit_codec_server_says_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    env |= {"PYTHONPATH": str(ROOT), "PIT_CODEC__TOKEN": "t0ken"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "pit", "codec-server", "--port", "0", "--origin", "http://ui:1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None and server.stderr is not None
+        first = server.stdout.readline()
+        url = first.split()[2].rstrip(";")
+        unauthorized = _get(f"{url}/decode", {"X-Namespace": "default"}, "POST")
+        server.send_signal(signal.SIGINT)
+        code = server.wait(timeout=30)
+        err = server.stderr.read()
+    assert first.startswith("pit codec-server: http://127.0.0.1:")
+    assert "namespace 'default'" in first and "http://ui:1" in first and "token: required" in first
+    assert unauthorized[0] == 401
+    assert code == 0 and "Traceback" not in err
