@@ -30,17 +30,20 @@ def _get(
         return error.code, dict(error.headers), error.read()
 
 
-def test_pit_dev_wires_a_codec_server_into_the_ui_it_starts(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
-    env["PYTHONPATH"] = str(ROOT)
-    with subprocess.Popen(
-        [sys.executable, "-m", "pit", "dev", "--json"],
-        cwd=tmp_path,
-        env=env,
+def _pit(cwd: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pit", *args],
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-    ) as dev:
+    )
+
+
+def test_pit_dev_wires_a_codec_server_into_the_ui_it_starts(tmp_path: Path) -> None:
+    with _pit(tmp_path, "dev", "--json") as dev:
         try:
             assert dev.stdout is not None
             ready = json.loads(dev.stdout.readline())
@@ -66,15 +69,8 @@ def test_pit_dev_wires_a_codec_server_into_the_ui_it_starts(tmp_path: Path) -> N
 
 
 def test_pit_codec_server_says_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
-    env |= {"PYTHONPATH": str(ROOT), "PIT_CODEC__TOKEN": "t0ken"}
-    with subprocess.Popen(
-        [sys.executable, "-m", "pit", "codec-server", "--port", "0", "--origin", "http://ui:1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    with _pit(
+        tmp_path, "codec-server", "--port", "0", "--origin", "http://ui:1", PIT_CODEC__TOKEN="t0ken"
     ) as server:
         assert server.stdout is not None and server.stderr is not None
         first = server.stdout.readline()
