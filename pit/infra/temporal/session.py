@@ -12,6 +12,7 @@ from temporalio.client import Client, Plugin
 from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
+from pit.infra.telemetry.interceptors import tracing_interceptors
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter, settings_store
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
@@ -75,8 +76,12 @@ async def _open(
     ui_codec_endpoint: str | None,
 ) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
+    # a traced client: runs it starts are traces, which the workers built from it continue
+    traced = tracing_interceptors(settings.telemetry)
     if temporal.address:
-        client = await connect(temporal, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal, data_converter=converter, plugins=plugins, interceptors=traced
+        )
         yield TemporalSession(
             client,
             temporal.address,
@@ -94,7 +99,13 @@ async def _open(
         ui=ui,
         ui_codec_endpoint=ui_codec_endpoint,
     ) as server:
-        client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal,
+            server.address,
+            data_converter=converter,
+            plugins=plugins,
+            interceptors=traced,
+        )
         yield TemporalSession(
             client,
             server.address,
