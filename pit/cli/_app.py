@@ -75,6 +75,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "worker": (("pit.cli.dev",), "Serve every Pit workflow and activity until..."),
     "check": (("pit.cli.dev",), "Run one workflow through a worker on the task..."),
     "ping": (("pit.cli.dev",), "Connect to Temporal and print what answered."),
+    "codec-server": (("pit.cli.codec",), "Serve /decode and /download over the claim-check..."),
     "config": (("pit.cli.config_cmd",), "Inspect configuration."),
     "doctor": (("pit.cli.doctor",), "Check a deployment: Temporal, namespace, search..."),
 }

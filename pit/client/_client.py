@@ -20,9 +20,8 @@ from pit.client.stale import StaleClient
 from pit.common.check import CHECK_WORKFLOW, CheckInput, CheckResult
 from pit.common.config import Settings, load_settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
-from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
-from pit.infra.temporal.claim_check import LazyStore
+from pit.infra.temporal.claim_check import LazyStore, settings_store
 from pit.infra.temporal.failures import from_failure
 from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.session import TemporalSession, open_temporal
@@ -54,7 +53,7 @@ class PitClient:
         """The Temporal client (None for a Pit used only for its artifact store)."""
         self.session: TemporalSession | None = None
         """How `connect` reached Temporal (embedded server or cluster), when it did."""
-        self._store = artifacts or LazyStore(lambda: open_artifact_store(self.settings))
+        self._store = artifacts or settings_store(self.settings)
         self._owns_store = artifacts is None
         self._stack = contextlib.AsyncExitStack()
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client._files import load_dag
+from pit.client._shared_store import require_shared_store
 from pit.client.run_handle import QUERY_TIMEOUT, RunHandle, rpc_error
 from pit.client.run_history import RunExecution, run_state
 from pit.common.errors import InvalidInputError
@@ -86,7 +87,9 @@ class RunsClient:
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
-        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError.
+        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
+        and so is an input big enough to be claim-checked when the queue's Pit workers keep
+        payloads in another store than this client (they could not read it).
         `known_activities`: refuse nodes whose activity is not in it."""
         if id is not None:
             check_run_id(id, "id")
@@ -104,12 +107,14 @@ class RunsClient:
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
         tags = await dag_tags(self.client, compiled, resumed_from)
+        queue = task_queue or self.task_queue
         try:
+            await require_shared_store(self.client, queue, prepared)
             await self.client.start_workflow(
                 DAG_WORKFLOW,
                 prepared,
                 id=run_id,
-                task_queue=task_queue or self.task_queue,
+                task_queue=queue,
                 result_type=DagStatus,
                 memo=tags.memo,
                 search_attributes=tags.search_attributes,
@@ -256,7 +261,7 @@ def prepare_run(
         search_attributes=search_attributes,
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
     )
-    problem = run_input_problem(len(prepared.model_dump_json()))
+    problem = run_input_problem(prepared.packed_size())
     if problem is not None:
         raise InvalidInputError.for_field("dag", compiled.name, problem)
     return prepared

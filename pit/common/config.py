@@ -92,6 +92,19 @@ class StorageSettings(_Section):
     s3_region: str | None = None
 
 
+class CodecSettings(_Section):
+    """`pit codec-server`: Temporal's codec endpoints for the web UI and the `temporal` CLI."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    """Loopback unless told otherwise; another address needs a `token`."""
+    port: int = Field(default=8234, ge=0, le=65535)
+    origins: list[str] = Field(default_factory=list)
+    """The web UI origins it answers (e.g. `https://temporal-ui.example.com`); `pit dev`
+    adds its own UI's."""
+    token: SecretStr | None = None
+    """The bearer token every request must carry (the UI forwards its access token)."""
+
+
 class SearchSettings(_Section):
     """Where the artifact index lives (derived data, rebuildable)."""
 
@@ -179,6 +192,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     temporal: TemporalSettings = TemporalSettings()
     storage: StorageSettings = StorageSettings()
+    codec: CodecSettings = CodecSettings()
     search: SearchSettings = SearchSettings()
     pool: PoolSettings = PoolSettings()
     arbitration: ArbitrationSettings = ArbitrationSettings()

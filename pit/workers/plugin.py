@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 
 from temporalio.client import ClientConfig
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker import Worker, WorkerConfig, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
@@ -28,7 +28,6 @@ from pit.activities.artifacts import ArtifactActivities
 from pit.activities.shell import ShellActivities
 from pit.activities.stale import StaleActivities
 from pit.common.config import Settings, load_settings
-from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
 from pit.infra.telemetry import (
     NodeTelemetryInterceptor,
@@ -36,7 +35,13 @@ from pit.infra.telemetry import (
     runtime_meter,
     tracing_interceptors,
 )
-from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.temporal.claim_check import (
+    LazyStore,
+    claim_check_converter,
+    claim_store_location,
+    settings_store,
+    worker_identity,
+)
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
@@ -59,7 +64,7 @@ class PitPlugin(SimplePlugin):
         store: LazyStore | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
-        self.store = store or LazyStore(lambda: open_artifact_store(self.settings))
+        self.store = store or settings_store(self.settings)
         """The artifact store the artifact activities and the claim check use (opened on
         first use; closed when a worker built with this plugin stops)."""
         self._owns_store = store is None
@@ -93,6 +98,16 @@ class PitPlugin(SimplePlugin):
             workflow_runner=passing_pit_through,
             run_context=self._running,
         )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        """The SimplePlugin's configuration, and an identity saying which store the worker's
+        claim check uses: a client writing to another store is refused before it starts a
+        run this worker could not read (`pit.client.runs`)."""
+        config = super().configure_worker(config)
+        client = config["client"]
+        location = claim_store_location(client.data_converter)
+        config["identity"] = worker_identity(config.get("identity") or client.identity, location)
+        return config
 
     def configure_client(self, config: ClientConfig) -> ClientConfig:
         config = super().configure_client(config)
