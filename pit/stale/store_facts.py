@@ -54,9 +54,9 @@ async def facts_from_store(
     windows = sorted(required_windows(policy) | {_THIRTY_DAYS})
     counts: dict[int, dict[tuple[str, int], int]] = {}
     try:
-        totals = await store.index.access_stats(keys) if keys else {}
+        totals = await store.access_stats(keys) if keys else {}
         for window in windows:
-            stats = await store.index.access_stats(keys, since=now - window) if keys else {}
+            stats = await store.access_stats(keys, since=now - window) if keys else {}
             counts[window_key(window)] = {key: stat.count for key, stat in stats.items()}
     except BackendUnavailableError as error:
         log.warning("access statistics unavailable, read as none: %s", error)
