@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +76,11 @@ class AccessRecorder:
         self.max_reads = max_reads
         self._written = written
         self._pending: list[Access] = []
+        self.flushed = 0
+        """Reads written to the store so far by this recorder."""
         self._timer: asyncio.TimerHandle | None = None
+        self._due: float | None = None
+        """When (monotonic) the reads waiting now must be on their way to the store."""
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -84,19 +89,27 @@ class AccessRecorder:
         """Reads counted in memory and not yet in the store."""
         return len(self._pending)
 
-    def record(self, name: str, version: int, at: datetime) -> None:
-        """Count one read now; the write happens later, in the background."""
+    def record(self, name: str, version: int, at: datetime) -> bool:
+        """Count one read now; the write happens later, in the background. True when a
+        flush is due: the caller lets the event loop run once (`await asyncio.sleep(0)`), so
+        a reader that never waits for anything else still lets the flush happen."""
         self._pending.append(Access(name, version, at if at.tzinfo else at.replace(tzinfo=UTC)))
-        if len(self._pending) >= self.max_reads:
+        now = time.monotonic()
+        if self._due is None:
+            self._due = now + self.interval
+        if len(self._pending) >= self.max_reads or now >= self._due:
             self._start_flush()
-        elif self._timer is None and self._task is None:
+            return True
+        if self._timer is None and self._task is None:  # for a process that goes idle
             self._timer = asyncio.get_running_loop().call_later(self.interval, self._start_flush)
+        return False
 
     def _start_flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._task is None:  # a running flush takes what came meanwhile before it ends
+            self._due = None
             self._task = asyncio.get_running_loop().create_task(self._background())
 
     async def _background(self) -> None:
@@ -106,9 +119,11 @@ class AccessRecorder:
             log.exception("writing access statistics failed")
         finally:
             self._task = None
-            if self._pending and self._timer is None:  # failed, or more came: try again later
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(self.interval, self._start_flush)
+            if self._pending:  # failed, or more came: not before another interval
+                self._due = time.monotonic() + self.interval
+                if self._timer is None:
+                    loop = asyncio.get_running_loop()
+                    self._timer = loop.call_later(self.interval, self._start_flush)
 
     async def flush(self) -> None:
         """Write every read counted so far, in order; a store that cannot be written keeps
@@ -125,6 +140,7 @@ class AccessRecorder:
                     self._shed()
                     log.warning("%d reads not yet counted in the store: %s", self.pending, error)
                     return
+                self.flushed += len(batch)
                 if self._written is not None:
                     await self._written(key, batch)
 

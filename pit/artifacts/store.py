@@ -276,7 +276,8 @@ class ArtifactStore:
         """A version's bytes as a stream, checked against its digest (IntegrityError at the
         end of a corrupt stream). Counts one read (in memory; written later, in a batch)."""
         manifest = await self.manifest(name, version)
-        self.accesses.record(manifest.name, manifest.version, self._clock.now())
+        if self.accesses.record(manifest.name, manifest.version, self._clock.now()):
+            await asyncio.sleep(0)  # the flush starts
         return ArtifactReader(manifest, self.content_stream(manifest))
 
     def content_stream(self, manifest: Manifest) -> AsyncIterator[bytes]:
