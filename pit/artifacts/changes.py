@@ -13,16 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
+from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.follow import Fetched
+from pit.artifacts.index_port import IndexDocument, SearchIndex
 from pit.artifacts.maintenance import all_manifests
-from pit.artifacts.records import stamp_of
+from pit.artifacts.manifest import Manifest
+from pit.artifacts.records import RecordStore, stamp_of
 from pit.common.errors import IntegrityError, NotFoundError, PitError
 from pit.common.logging import get_logger
-
-if TYPE_CHECKING:
-    from pit.artifacts.store import ArtifactStore
 
 log = get_logger("pit.artifacts")
 LOG_PREFIX = "log/"
@@ -32,6 +32,18 @@ ChangeKind = Literal["put", "delete", "restore", "purge"]
 _SCHEMA = 1
 
 Key = tuple[str, int]
+
+
+class StoreView(Protocol):
+    """What the change log needs of an `ArtifactStore` (which imports this module)."""
+
+    blobs: BlobStore
+    index: SearchIndex
+    records: RecordStore
+
+    def document(self, manifest: Manifest, head: bytes) -> IndexDocument: ...
+
+    async def read_head(self, manifest: Manifest) -> bytes: ...
 
 
 def change_bytes(kind: ChangeKind, keys: Sequence[Key]) -> bytes:
@@ -48,7 +60,7 @@ def parse_change(data: bytes, key: str) -> list[Key]:
         raise IntegrityError(f"change record {key} is corrupt: {error}", key=key) from None
 
 
-async def apply_changes(store: ArtifactStore, fetched: Sequence[Fetched]) -> None:
+async def apply_changes(store: StoreView, fetched: Sequence[Fetched]) -> None:
     """Set the index to the store's state of every version the records name."""
     pending: dict[Key, None] = {}
     for key, data in fetched:
@@ -62,7 +74,7 @@ async def apply_changes(store: ArtifactStore, fetched: Sequence[Fetched]) -> Non
         await resync(store, name, version)
 
 
-async def resync(store: ArtifactStore, name: str, version: int) -> None:
+async def resync(store: StoreView, name: str, version: int) -> None:
     """Index (name, version) as the store holds it now: its document if it is live, none if
     it is deleted or gone."""
     try:
@@ -78,7 +90,7 @@ async def resync(store: ArtifactStore, name: str, version: int) -> None:
     await store.index.index(store.document(manifest, await store.read_head(manifest)))
 
 
-async def index_every_version(store: ArtifactStore) -> tuple[int, int]:
+async def index_every_version(store: StoreView) -> tuple[int, int]:
     """Index every live version (documents of versions deleted meanwhile stay until their
     change record or a reindex removes them); (versions, artifacts)."""
     indexed = 0
@@ -90,7 +102,7 @@ async def index_every_version(store: ArtifactStore) -> tuple[int, int]:
     return indexed, len(names)
 
 
-async def compact(store: ArtifactStore, before_micros: int) -> int:
+async def compact(store: StoreView, before_micros: int) -> int:
     """Remove change records made before `before_micros`; how many."""
     old = [
         key

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from pit.artifacts import changes
 from pit.artifacts.accesses import ACCESSES_PREFIX, AccessRecorder, parse_batch
@@ -19,9 +18,6 @@ from pit.artifacts.index_port import Access, AccessStats
 from pit.artifacts.records import RecordStore, StampedKeys
 from pit.common.errors import BackendUnavailableError, IntegrityError, PitError
 from pit.common.logging import get_logger
-
-if TYPE_CHECKING:
-    from pit.artifacts.store import ArtifactStore
 
 log = get_logger("pit.artifacts")
 
@@ -35,7 +31,7 @@ class IndexSync:
 
     def __init__(
         self,
-        store: ArtifactStore,
+        store: changes.StoreView,
         records: RecordStore,
         *,
         shared: bool,

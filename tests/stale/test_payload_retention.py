@@ -6,6 +6,10 @@ them go."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from pit.dag.graph import parse_dag
 from pit.dag.status import RunState
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
-from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.temporal.claim_check import PAYLOAD_PREFIX, LazyStore, claim_check_converter
 from pit.infra.temporal.connect import connect
 from pit.stale.policy import parse_policy
 from pit.workers import PitPlugin, pit_worker
@@ -127,3 +131,28 @@ async def test_a_sweep_takes_only_unreferenced_payloads_older_than_the_retention
         assert await payloads.keep(store, swept.deleted, {names[2]}) == 1  # named after all
         left = {m.name for m in await payloads.payload_manifests(store)}
         assert left == {names[0], names[2]}
+
+
+async def test_sweep_payloads_from_the_command_line(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    address = temporal_client.service_client.config.target_host
+    settings = load_settings(environ={}, cwd=tmp_path, overrides={"state_dir": str(tmp_path)})
+    async with open_artifact_store(settings) as store:
+        await store.put(f"temporal/payloads/ab/{'a' * 64}", b"claim-checked")
+    command = [sys.executable, "-m", "pit", "--state-dir", str(tmp_path), "--temporal", address]
+    command += ["stale", "sweep-payloads", "--now", "2099-01-01T00:00:00Z", "--dry-run", "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIT_")}
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["deleted"] == [f"temporal/payloads/ab/{'a' * 64}@1"]  # named by no kept run
+    assert report["retention_seconds"] > 0
+    async with open_artifact_store(settings) as store:
+        assert len(await payloads.payload_manifests(store)) == 1  # a dry run
+
+
+def test_the_claim_check_writes_where_cleanup_looks() -> None:
+    assert f"{PAYLOAD_PREFIX}/" == payloads.PAYLOADS_PREFIX
