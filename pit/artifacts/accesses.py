@@ -80,6 +80,8 @@ class AccessRecorder:
         """Reads written to the store so far by this recorder."""
         self._timer: asyncio.TimerHandle | None = None
         self._due: float | None = None
+        self._failing = False
+        """The last write failed: the next waits an interval, however many reads wait."""
         """When (monotonic) the reads waiting now must be on their way to the store."""
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -97,7 +99,8 @@ class AccessRecorder:
         now = time.monotonic()
         if self._due is None:
             self._due = now + self.interval
-        if len(self._pending) >= self.max_reads or now >= self._due:
+        full = len(self._pending) >= self.max_reads and not self._failing
+        if full or now >= self._due:
             self._start_flush()
             return True
         if self._timer is None and self._task is None:  # for a process that goes idle
@@ -136,11 +139,13 @@ class AccessRecorder:
                 try:
                     await self.records.create_record(key, batch_bytes(batch))
                 except PitError as error:
+                    self._failing = True
                     self._pending[:0] = batch
                     self._shed()
                     log.warning("%d reads not yet counted in the store: %s", self.pending, error)
                     return
                 self.flushed += len(batch)
+                self._failing = False
                 if self._written is not None:
                     await self._written(key, batch)
 
