@@ -137,7 +137,7 @@ class AccessRecorder:
                 del self._pending[: len(batch)]
                 key = self.keys.next_key()
                 try:
-                    await self.records.create_record(key, batch_bytes(batch))
+                    await self.records.create_record(key, batch_bytes(batch), durable=False)
                 except PitError as error:
                     self._failing = True
                     self._pending[:0] = batch

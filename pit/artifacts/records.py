@@ -44,9 +44,10 @@ class RecordStore(Protocol):
 
     url: str
 
-    async def create_record(self, key: str, data: bytes) -> bool:
+    async def create_record(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         """Write `data` at `key` only if nothing is there; False if something is. A record
-        that exists is always complete."""
+        that exists is always complete. Not `durable`: a local store skips the fsyncs (the
+        record survives a killed process, maybe not a power cut); S3 is durable anyway."""
         ...
 
     async def replace_record(self, key: str, data: bytes) -> None:
@@ -79,7 +80,7 @@ class MemoryRecords:
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
 
-    async def create_record(self, key: str, data: bytes) -> bool:
+    async def create_record(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         check_record_key(key)
         await asyncio.sleep(0)
         if key in self.records:

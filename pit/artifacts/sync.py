@@ -68,7 +68,9 @@ class IndexSync:
             return
         key = self._changes.next_key()
         try:
-            await self.records.create_record(key, changes.change_bytes(kind, keys))
+            # not fsynced on a local store: a power cut may lose it, never the version
+            # itself, which `reindex` finds (see docs/artifacts.md)
+            await self.records.create_record(key, changes.change_bytes(kind, keys), durable=False)
         except PitError as error:
             log.warning("change of %d versions not logged (%s): %s", len(keys), kind, error)
             return

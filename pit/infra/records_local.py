@@ -35,10 +35,12 @@ class LocalRecords:
     def _io(self, key: str, what: str) -> contextlib.AbstractContextManager[None]:
         return os_errors(str(self.root / RECORDS_DIR / key), what)
 
-    async def create_record(self, key: str, data: bytes) -> bool:
+    async def create_record(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         parts, leaf = self._place(key)
         with self._io(key, "write record"):
-            return await asyncio.to_thread(self._tree.write_new, parts, leaf, data)
+            return await asyncio.to_thread(
+                lambda: self._tree.write_new(parts, leaf, data, durable=durable)
+            )
 
     async def replace_record(self, key: str, data: bytes) -> None:
         parts, leaf = self._place(key)

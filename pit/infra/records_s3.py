@@ -28,7 +28,8 @@ class S3Records:
     def _key(self, key: str) -> str:
         return self._root + check_record_key(key)
 
-    async def create_record(self, key: str, data: bytes) -> bool:
+    async def create_record(self, key: str, data: bytes, *, durable: bool = True) -> bool:
+        """S3 makes every write durable: `durable` changes nothing."""
         return await self._bucket.create(self._key(key), data)
 
     async def replace_record(self, key: str, data: bytes) -> None:

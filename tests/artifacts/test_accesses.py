@@ -21,11 +21,11 @@ class Flaky(MemoryRecords):
         self.down = False
         self.tries = 0
 
-    async def create_record(self, key: str, data: bytes) -> bool:
+    async def create_record(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         self.tries += 1
         if self.down:
             raise BackendUnavailableError("s3 away")
-        return await super().create_record(key, data)
+        return await super().create_record(key, data, durable=durable)
 
 
 def stored(records: MemoryRecords) -> list[str]:
