@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -55,6 +56,10 @@ from pit.infra.store_tree import TMP, StoreTree
 
 log = get_logger("pit.artifacts")
 ZSTD_LEVEL = 10
+_PARSED_ENTRIES = 256
+_PARSED_BYTES = 16 * 1024
+"""Parsed manifests kept (`LocalBlobStore._parsed`): 256 of at most 16 KiB each, 8 MiB of
+keys at most."""
 INLINE_READ_BYTES = 256 * 1024
 """Reads run in the event loop, not a thread, when they are this small or smaller: a hot
 blob up to this size, a manifest, a directory of versions or tombstones. On a local disk
@@ -82,6 +87,10 @@ class LocalBlobStore:
         self.url = root.as_uri() if root.is_absolute() else str(root)
         self._tree = StoreTree(root)
         self._manifests = LocalRecords(self._tree, "manifests")
+        self._parsed: OrderedDict[tuple[str, int, bytes], Manifest] = OrderedDict()
+        """Manifests parsed lately, by the very bytes just read: a read still reads the
+        file (so a purged or altered one is never served), but the same bytes are not
+        parsed and checked again."""
         self._tombstones = LocalRecords(self._tree, "tombstones")
 
     def _io(self, what: str) -> contextlib.AbstractContextManager[None]:
@@ -348,7 +357,17 @@ class LocalBlobStore:
             data = self._manifests.read(name, version, MAX_MANIFEST_BYTES)  # see INLINE_READ_BYTES
         if data is None:
             raise NotFoundError(f"{name} v{version} does not exist", name=name)
-        return parse_manifest(data, f"{name} v{version}", name=name, version=version)
+        key = (name, version, data)
+        manifest = self._parsed.get(key)
+        if manifest is None:
+            manifest = parse_manifest(data, f"{name} v{version}", name=name, version=version)
+            if len(data) <= _PARSED_BYTES:
+                self._parsed[key] = manifest
+                if len(self._parsed) > _PARSED_ENTRIES:
+                    self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(key)
+        return manifest
 
     async def list_versions(self, name: str) -> list[int]:
         with self._io(f"list versions of {name}"):
