@@ -72,3 +72,30 @@ async def _run(steps: list[tuple[int, str, str]]) -> None:
     assert seen[0][1] == reads
     for store in stores:
         await store.close()
+
+
+class CountingBlobs(FakeBlobStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.manifest_reads = 0
+
+    async def get_manifest(self, name: str, version: int):  # type: ignore[no-untyped-def]
+        self.manifest_reads += 1
+        return await super().get_manifest(name, version)
+
+
+async def test_catching_up_reads_only_what_changed_not_the_whole_store() -> None:
+    blobs, records = CountingBlobs(), MemoryRecords()
+    a = ArtifactStore(blobs, FakeIndex(), records=records)
+    b = ArtifactStore(blobs, FakeIndex(), records=records)
+    for number in range(20):
+        await a.put(f"many/{number}", f"text {number}".encode(), media_type="text/plain")
+    await b.sync.catch_up(force=True)  # a new index: built from the manifests, once
+    # (and the change records of the last SETTLE applied on top: each reads its version)
+    assert 20 <= blobs.manifest_reads <= 40
+    await a.put("many/new", b"text new", media_type="text/plain")
+    blobs.manifest_reads = 0
+    assert await b.sync.catch_up(force=True) == 1  # one change record
+    assert blobs.manifest_reads == 1  # the one version it names
+    assert await b.sync.catch_up(force=True) == 0 and blobs.manifest_reads == 1
+    assert [hit.name for hit in await b.search("new")] == ["many/new"]
