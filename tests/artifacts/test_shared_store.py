@@ -85,3 +85,24 @@ def test_what_one_machine_does_every_machine_sees(
     hits = _json(machines("a", capsys, "artifact", "search", "quarterly", "--json"))
     assert sorted(hit["version"] for hit in hits) == [1, 2, 3, 4]  # type: ignore[union-attr]
     assert not list((tmp_path / "a").glob("stale/**/*.json"))  # nothing kept only on a
+
+
+async def test_reads_on_one_client_are_counted_on_another(tmp_path: Path, s3_endpoint: str) -> None:
+    from pit.client.artifacts import ArtifactsClient
+    from pit.common.config import load_settings
+
+    _, bucket = make_bucket(s3_endpoint)
+    storage = {"url": f"s3://{bucket}/p", "s3_endpoint": s3_endpoint, "s3_region": "us-east-1"}
+
+    def client(which: str) -> ArtifactsClient:
+        overrides = {"state_dir": str(tmp_path / which), "storage": storage}
+        return ArtifactsClient.from_settings(load_settings(environ={}, overrides=overrides))
+
+    async with client("a") as a, client("b") as b:
+        await a.put("shared/doc", b"hello")
+        for _ in range(3):
+            assert await a.get("shared/doc") == b"hello"
+        await b.get("shared/doc")
+        await a.store.accesses.flush()  # what a closing client, or a second's wait, does
+        assert (await b.reads("shared/doc")).count == 4
+        assert (await a.reads("shared/doc", 1)).count == 4
