@@ -53,12 +53,15 @@ from pit.common.errors import (
     PitError,
 )
 from pit.common.logging import get_logger
+from pit.common.metrics import ARTIFACT_BYTES, ARTIFACT_OPERATIONS
+from pit.common.spans import observed
 
 log = get_logger("pit.artifacts")
 
 MAX_RACE_RETRIES = 1000
 """How many versions a writer may lose in a row to other writers before it gives up."""
 _FETCH_PARALLEL = 16
+_PUT, _GET = {"operation": "put"}, {"operation": "get"}
 
 
 @dataclass
@@ -137,6 +140,7 @@ class ArtifactStore:
 
     # writing
 
+    @observed("pit.artifacts.put", ARTIFACT_OPERATIONS, {"operation": "put"})
     async def put(
         self,
         name: str,
@@ -178,6 +182,7 @@ class ArtifactStore:
             self._index(manifest, ingested.head),
             self.sync.log_change("put", [(name, manifest.version)], applied=True),
         )
+        ARTIFACT_BYTES.add(manifest.size, _PUT)
         return PutResult(
             name=name,
             version=manifest.version,
@@ -272,10 +277,12 @@ class ArtifactStore:
         deleted = await self.blobs.deleted_versions(name)
         return [number for number in numbers if number not in deleted]
 
+    @observed("pit.artifacts.get", ARTIFACT_OPERATIONS, {"operation": "get"})
     async def open(self, name: str, version: int | None = None) -> ArtifactReader:
         """A version's bytes as a stream, checked against its digest (IntegrityError at the
         end of a corrupt stream). Counts one read (in memory; written later, in a batch)."""
         manifest = await self.manifest(name, version)
+        ARTIFACT_BYTES.add(manifest.size, _GET)
         if self.accesses.record(manifest.name, manifest.version, self._clock.now()):
             await asyncio.sleep(0)  # the flush starts
         return ArtifactReader(manifest, self.content_stream(manifest))

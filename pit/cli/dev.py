@@ -18,6 +18,7 @@ from pit.common.config import Settings
 from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
+from pit.infra.telemetry import serve_metrics
 from pit.infra.temporal import TemporalSession
 from pit.infra.temporal.reconnect import process_gone, wait_process_gone
 from pit.workers import PitPlugin, build_worker, local_pit, run_until_signalled
@@ -32,20 +33,41 @@ _activities_option = click.option(
 )
 
 
+_metrics_option = click.option(
+    "--metrics-port",
+    metavar="PORT",
+    help="serve Prometheus metrics on this port [telemetry.metrics_port]",
+)
+
+
+def _serve_metrics(settings: Settings, who: str) -> None:
+    """Start the metrics endpoint (before any connection: it belongs to the SDK runtime)."""
+    url = serve_metrics(settings.telemetry)
+    if url is not None:
+        click.echo(f"{who}: Prometheus metrics at {url}", err=True)
+
+
 @cli.command()
 @click.option("--check", is_flag=True, help="run one workflow through the worker, then exit")
 @click.option("--no-ui", is_flag=True, help="do not start the web UI")
 @_activities_option
+@_metrics_option
 @json_option
 @click.pass_obj
 def dev(
-    state: CliState, check: bool, no_ui: bool, activity_specs: tuple[str, ...], as_json: bool
+    state: CliState,
+    check: bool,
+    no_ui: bool,
+    activity_specs: tuple[str, ...],
+    metrics_port: str | None,
+    as_json: bool,
 ) -> None:
     """Embedded Temporal server + a worker, in the foreground until Ctrl-C.
 
     With --temporal, only the worker runs, against that server.
     """
-    settings = state.settings
+    settings = state.with_flag("telemetry.metrics_port", "--metrics-port", metrics_port)
+    _serve_metrics(settings, "pit dev")
     asyncio.run(_dev(settings, check=check, ui=not no_ui, specs=activity_specs, as_json=as_json))
 
 
@@ -186,10 +208,21 @@ def _client(pit: PitClient) -> Client:
 @cli.command()
 @_activities_option
 @click.option("--task-queue", help="task queue to serve [temporal.task_queue]")
+@_metrics_option
 @click.pass_obj
-def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | None) -> None:
-    """Serve every Pit workflow and activity until SIGTERM / Ctrl-C, then drain."""
-    settings = state.settings
+def worker(
+    state: CliState,
+    activity_specs: tuple[str, ...],
+    task_queue: str | None,
+    metrics_port: str | None,
+) -> None:
+    """Serve every Pit workflow and activity until SIGTERM / Ctrl-C, then drain.
+
+    With --metrics-port (or [telemetry] metrics_port) it serves Prometheus metrics at
+    http://HOST:PORT/metrics, HOST being [telemetry] metrics_host (127.0.0.1).
+    """
+    settings = state.with_flag("telemetry.metrics_port", "--metrics-port", metrics_port)
+    _serve_metrics(settings, "pit worker")
     asyncio.run(_worker(settings, activity_specs, task_queue))
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pit.client._client import PitClient
     from pit.client.arbiter import ArbiterClient
     from pit.client.artifacts import ArtifactsClient
+    from pit.client.doctor import DoctorReport
     from pit.client.pool import PoolClient
     from pit.client.runs import RunHandle, RunsClient, RunSummary
     from pit.client.stale import ScheduleResult, StaleClient
@@ -22,6 +23,7 @@ _WHERE = {
     "PitClient": "pit.client._client",
     "ArbiterClient": "pit.client.arbiter",
     "ArtifactsClient": "pit.client.artifacts",
+    "DoctorReport": "pit.client.doctor",
     "PoolClient": "pit.client.pool",
     "RunHandle": "pit.client.runs",
     "RunSummary": "pit.client.runs",
@@ -33,6 +35,7 @@ _WHERE = {
 __all__ = [
     "ArbiterClient",
     "ArtifactsClient",
+    "DoctorReport",
     "PitClient",
     "PoolClient",
     "RunHandle",

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from pit.client.arbiter import ArbiterClient
 from pit.client.artifacts import ArtifactsClient
+from pit.client.doctor import DoctorReport, examine
 from pit.client.pool import PoolClient
 from pit.client.runs import RunsClient
 from pit.client.stale import StaleClient
@@ -74,6 +75,28 @@ class PitClient:
         pit.session = session
         pit._stack = stack
         return pit
+
+    @classmethod
+    async def diagnose(cls, settings: Settings | None = None) -> DoctorReport:
+        """Connect as `connect` does and check the deployment (`doctor`). A Temporal that
+        cannot be reached is a check that failed (the store and index are still checked),
+        not an error."""
+        settings = settings if settings is not None else load_settings()
+        try:
+            pit = await cls.connect(settings)
+        except BackendUnavailableError as error:
+            reason = error.message.removeprefix("temporal: ")
+            async with cls(None, settings) as alone:
+                return await examine(settings, None, alone._store.get, unreachable=reason)
+        async with pit:
+            return await pit.doctor()
+
+    async def doctor(self) -> DoctorReport:
+        """Check the deployment this client reaches, as a new operator would: Temporal and
+        its namespace, the Pit's search attributes and their types, the artifact store
+        (a probe blob written, read back, removed), the search index, the versions. Never
+        raises for what it finds: each check says ok, failed, unreachable or skipped."""
+        return await examine(self.settings, self.temporal, self._store.get)
 
     async def close(self) -> None:
         """Close the artifact store (when this client opened it) and the connection."""

@@ -34,6 +34,7 @@ from pit.arbitration.protocol import (
 )
 from pit.arbitration.views import ArbiterStatus
 from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
+from pit.common.spans import span
 from pit.infra.temporal.updates import retrying
 
 T = TypeVar("T")
@@ -73,7 +74,21 @@ async def acquire_grant(
 ) -> GrantReply:
     """Ask the domain's arbiter for `request` and wait until it is granted, polling its
     state with backoff up to `poll` (never a waiting update). A reject raises
-    `CapacityError` with the reason; so does `timeout` (None: forever), after withdrawing."""
+    `CapacityError` with the reason; so does `timeout` (None: forever), after withdrawing.
+    Traced as one `pit.arbiter.wait` span (docs/production.md)."""
+    attributes = {"pit.domain": domain, "pit.request": request.id}
+    with span("pit.arbiter.wait", attributes):
+        return await _acquire(client, domain, request, lease, poll, timeout)
+
+
+async def _acquire(
+    client: Client,
+    domain: str,
+    request: Request,
+    lease: timedelta | None,
+    poll: timedelta,
+    timeout: timedelta | None,
+) -> GrantReply:
     handle = client.get_workflow_handle(arbiter_workflow_id(domain))
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout.total_seconds()

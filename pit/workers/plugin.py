@@ -16,10 +16,11 @@ activities the Pit's error codes and DAG nodes their output envelope. `pit worke
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
+from temporalio.client import ClientConfig
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import WorkflowRunner
+from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
@@ -28,6 +29,12 @@ from pit.activities.stale import StaleActivities
 from pit.common.config import Settings, load_settings
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
+from pit.infra.telemetry import (
+    NodeTelemetryInterceptor,
+    pit_metrics_bound,
+    runtime_meter,
+    tracing_interceptors,
+)
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
@@ -65,14 +72,33 @@ class PitPlugin(SimplePlugin):
         super().__init__(
             PLUGIN_NAME,
             data_converter=claim_check_converter(self.store),
-            # outermost first: PitError becomes ApplicationError, then DAG nodes get the
-            # attempt envelope around whatever the activity returned or raised
-            interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
+            # outermost first: the trace (with [telemetry] otlp_endpoint), a node attempt's
+            # duration and span, then PitError becomes ApplicationError, then DAG nodes get
+            # the attempt envelope around whatever the activity returned or raised
+            interceptors=[
+                *tracing_interceptors(self.settings.telemetry),
+                NodeTelemetryInterceptor(),
+                DagEnvelopeInterceptor(),
+                PitErrorInterceptor(),
+            ],
             activities=self.activities_served,
             workflows=list(PIT_WORKFLOWS),
             workflow_runner=passing_pit_through,
             run_context=self._running,
         )
+
+    def configure_client(self, config: ClientConfig) -> ClientConfig:
+        config = super().configure_client(config)
+        # one tracing interceptor however many ways it came (`open_temporal` adds it too)
+        config["interceptors"] = list({id(i): i for i in config.get("interceptors", [])}.values())
+        return config
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker with the Pit's metrics recorded through its client's runtime (when
+        that runtime exports metrics: `pit worker --metrics-port`)."""
+        runtime = worker.client.service_client.config.runtime
+        with pit_metrics_bound(runtime_meter(runtime)):
+            await super().run_worker(worker, next)
 
     def activity_names(self) -> set[str]:
         """The names of the activities every worker built with this plugin serves (besides

@@ -37,11 +37,11 @@ def dev_server_flags() -> list[str]:
     """`--search-attribute NAME=Type` flags for `temporal server start-dev`."""
     flags: list[str] = []
     for key in PIT_SEARCH_ATTRIBUTES:
-        flags += ["--search-attribute", f"{key.name}={_type_name(key)}"]
+        flags += ["--search-attribute", f"{key.name}={type_name(key)}"]
     return flags
 
 
-def _type_name(key: SearchAttributeKey[Any]) -> str:
+def type_name(key: SearchAttributeKey[Any]) -> str:
     # IndexedValueType names are INDEXED_VALUE_TYPE_KEYWORD etc.; the CLI wants Keyword
     raw = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
     return "".join(part.capitalize() for part in raw.split("_"))

@@ -13,6 +13,7 @@ from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
 from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.telemetry.interceptors import tracing_interceptors
 from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
@@ -69,8 +70,12 @@ async def _open(
     settings: Settings, converter: DataConverter, ui: bool, plugins: Sequence[Plugin]
 ) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
+    # a traced client: runs it starts are traces, which the workers built from it continue
+    traced = tracing_interceptors(settings.telemetry)
     if temporal.address:
-        client = await connect(temporal, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal, data_converter=converter, plugins=plugins, interceptors=traced
+        )
         yield TemporalSession(
             client,
             temporal.address,
@@ -87,7 +92,13 @@ async def _open(
         ui_port=temporal.ui_port,
         ui=ui,
     ) as server:
-        client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal,
+            server.address,
+            data_converter=converter,
+            plugins=plugins,
+            interceptors=traced,
+        )
         yield TemporalSession(
             client,
             server.address,
