@@ -42,6 +42,7 @@ BENCHES = (
     Bench("pool_bench", ()),
     Bench("pool_policies", ()),
     Bench("artifacts_store", ("--quick",)),
+    Bench("artifacts_read", ("--quick",)),
     Bench("dag_bench", ("--quick",)),
     Bench("dag_load_bench", ("--quick",)),
     Bench("pool_hosts_bench", ("--quick",)),

@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from pit.artifacts.lifecycle import PurgeReport
 from pit.artifacts.store import ArtifactStore
 from pit.client._files import read_policy_file
+from pit.client.payloads import PayloadSweepReport, sweep_payloads
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.common.files import parse_yaml
@@ -168,6 +169,15 @@ class StaleClient:
         """Remove versions deleted more than the grace period ago, then unreferenced blobs
         (never one written or touched within `min_blob_age`)."""
         return await self.manager.purge(now or parse_now(None), min_blob_age=min_blob_age)
+
+    async def sweep_payloads(
+        self, *, now: datetime | None = None, dry_run: bool = False
+    ) -> PayloadSweepReport:
+        """Soft-delete claim-checked payloads that no run Temporal still keeps (open, or
+        closed within the namespace's retention) names, once older than that retention."""
+        return await sweep_payloads(
+            self._temporal(), self.manager.store, now=now or parse_now(None), dry_run=dry_run
+        )
 
     async def schedule(
         self,

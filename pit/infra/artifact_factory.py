@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pit.artifacts.blob_port import BlobStore
+from pit.artifacts.records import RecordStore
 from pit.artifacts.store import ArtifactStore
 from pit.common.config import Settings
 from pit.common.errors import InvalidInputError
@@ -93,4 +94,20 @@ def open_artifact_store(
     index = open_index(
         settings.search.url, settings.state_dir, index_prefix=settings.search.index_prefix
     )
-    return ArtifactStore(blobs, index)
+    return ArtifactStore(blobs, index, records=open_records(blobs))
+
+
+def open_records(blobs: BlobStore) -> RecordStore:
+    """The records shared beside `blobs`: `<store>/records/` (local) or `<prefix>records/`."""
+    from pit.infra.blob_local import LocalBlobStore
+
+    if isinstance(blobs, LocalBlobStore):
+        from pit.infra.records_local import LocalRecords
+
+        return LocalRecords(blobs.root)
+    from pit.infra.blob_s3 import S3BlobStore
+    from pit.infra.records_s3 import S3Records
+
+    if not isinstance(blobs, S3BlobStore):
+        raise TypeError(f"no record store for {type(blobs).__name__}")
+    return S3Records(blobs.bucket_handle)
