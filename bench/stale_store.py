@@ -30,6 +30,7 @@ from pit.infra.sqlite_index import SqliteIndex
 from pit.infra.stale_plans import PlanStore
 from pit.stale import parse_policy
 from pit.stale.manager import StaleManager
+from tests.reads import count_read
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stale"
@@ -68,11 +69,11 @@ async def build(root: Path, artifacts: int, versions: int) -> ArtifactStore:
                 f"runs/a{a}", content(rng, a, v), tags=tags, media_type="application/x-ndjson"
             )
             for read in range(3):
-                await store.index.record_access(
-                    put.name, put.version, published + timedelta(days=read * 2)
+                await count_read(
+                    store.index, put.name, put.version, published + timedelta(days=read * 2)
                 )
             if v == versions - 1 and a % 3 == 0:
-                await store.index.record_access(put.name, put.version, NOW - timedelta(days=2))
+                await count_read(store.index, put.name, put.version, NOW - timedelta(days=2))
     clock._now = NOW
     return store
 
@@ -84,7 +85,7 @@ async def measure(policy_file: Path, artifacts: int, versions: int) -> dict[str,
         store = await build(root, artifacts, versions)
         built = time.perf_counter() - started
         text = policy_file.read_text()
-        manager = StaleManager(store, PlanStore(root / "state"))
+        manager = StaleManager(store, PlanStore(store.records))
         before = await store.stats()
         plan, _ = await manager.plan(parse_policy(yaml.safe_load(text)), text, NOW)
         started = time.perf_counter()

@@ -1,13 +1,17 @@
 """The search-index port: text, metadata and access statistics of artifact versions.
 
-The index is derived data: everything in it can be rebuilt from the blob store
-(`pit artifact reindex`). Adapters: SQLite FTS5 (embedded default, `pit.infra.sqlite_index`)
-and OpenSearch (production, `pit.infra.opensearch_index`). Both answer the same behavioural
-test suite, so they answer the same questions the same way.
+The index is derived data: everything in it comes from the store (manifests, and the access
+batches and change log among its records) and is rebuilt from it (`pit artifact reindex`), or
+caught up by following the store's records (`pit.artifacts.follow`). Adapters: SQLite FTS5
+(embedded default, `pit.infra.sqlite_index`) and OpenSearch (production,
+`pit.infra.opensearch_index`). Both answer the same behavioural test suite, so they answer
+the same questions the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -85,6 +89,15 @@ class AccessStats(BaseModel):
     """The last access ever, even when `since` brings `count` to 0."""
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One read of one version."""
+
+    name: str
+    version: int
+    at: datetime
+
+
 class SearchIndex(Protocol):
     """What the artifact store and the stale manager need from an index."""
 
@@ -100,8 +113,10 @@ class SearchIndex(Protocol):
         """Ranked hits, best first; ties broken by name then version (descending)."""
         ...
 
-    async def record_access(self, name: str, version: int, at: datetime) -> None:
-        """Count one read of (name, version) at time `at`."""
+    async def add_accesses(self, batch: str, accesses: Sequence[Access]) -> None:
+        """Count the reads of one batch, named by its record key. A batch counted already is
+        not counted again, so a batch read twice (two processes catching up at once) counts
+        once."""
         ...
 
     async def access_stats(
@@ -111,7 +126,18 @@ class SearchIndex(Protocol):
         ...
 
     async def clear(self) -> None:
-        """Drop every document before a reindex. Access records stay: no blob holds them."""
+        """Drop every document before a reindex. Access records stay (the store holds them
+        too, but reading every batch again is what following avoids)."""
+        ...
+
+    async def followed(self, stream: str) -> frozenset[str]:
+        """The keys of `stream` (a sequence of store records) this index has read and not
+        forgotten; the greatest is never forgotten. Empty: never read."""
+        ...
+
+    async def mark_followed(self, stream: str, keys: Sequence[str], *, forget_before: str) -> None:
+        """Remember `keys` of `stream` as read; keys before `forget_before` may be forgotten,
+        except the greatest key ever marked."""
         ...
 
     async def close(self) -> None: ...

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pit.artifacts import changes
 from pit.artifacts.blob_port import BlobInfo, BlobTier
 from pit.artifacts.maintenance import all_manifests
 from pit.artifacts.manifest import Manifest
@@ -78,6 +79,7 @@ async def soft_delete(
 
     outcomes = await asyncio.gather(*(one(manifest) for manifest in manifests))
     deleted = tuple(outcome for outcome in outcomes if isinstance(outcome, Tombstone))
+    await store.sync.log_change("delete", [t.key for t in deleted], applied=True)
     skipped = tuple(
         (manifest.name, manifest.version, outcome)
         for manifest, outcome in zip(manifests, outcomes, strict=True)
@@ -98,6 +100,7 @@ async def undelete(store: ArtifactStore, tombstones: Sequence[Tombstone]) -> int
     keys = [tombstone.key for tombstone in tombstones]
     for start in range(0, len(keys), BATCH):
         await store.blobs.delete_tombstones(keys[start : start + BATCH])
+    await store.sync.log_change("restore", keys, applied=True)
     for name, version in keys:
         try:
             manifest = await store.blobs.get_manifest(name, version)
@@ -190,6 +193,7 @@ async def purge(
         await store.blobs.delete_tombstones(batch)  # tombstone, never a live resurrection
     report.manifests_removed = len(keys)
     report.removed = list(keys)
+    await store.sync.log_change("purge", keys, applied=True)
     cutoff = mark - min_blob_age
     stored = {info.digest: info async for info in store.blobs.list_blobs()}
     unreferenced = set(stored) - await _referenced(store)
@@ -204,6 +208,7 @@ async def purge(
     report.blobs_removed = len(doomed)
     report.bytes_freed = sum(stored[digest].size for digest in doomed)
     report.leftovers_removed = await store.blobs.remove_leftovers(mark - LEFTOVER_AGE)
+    await changes.compact(store, int((mark - changes.LOG_KEEP).timestamp() * 1_000_000))
     return report
 
 

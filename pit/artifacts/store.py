@@ -1,19 +1,27 @@
-"""The `ArtifactStore` facade: put, get, open, versions, diff, search, stats, verify, reindex."""
+"""The `ArtifactStore` facade: put, get, open, versions, diff, search, stats, verify, reindex.
+
+What is shared and what is local: bytes, manifests, tombstones and the records (change log,
+access batches) live in the store; the index is a cache of them that catches up by following
+the records (`pit.artifacts.follow`) before it answers a search or a question about accesses.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from pit.artifacts import maintenance
+from pit.artifacts import changes, maintenance
 from pit.artifacts import verify as verification
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.chunking import CHUNKING_THRESHOLD, DEFAULT_PARAMS, ChunkParams
 from pit.artifacts.hashing import verified
 from pit.artifacts.index_port import (
+    AccessStats,
     Filter,
     IndexDocument,
     MetaValue,
@@ -32,7 +40,9 @@ from pit.artifacts.names import (
     check_version,
 )
 from pit.artifacts.query import INT_MAX, INT_MIN, INT_RULE
+from pit.artifacts.records import MemoryRecords, RecordStore
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
+from pit.artifacts.sync import IndexSync
 from pit.artifacts.text import MAX_INDEXED_BYTES, Extractor, extract_text, unified_diff
 from pit.common.clock import Clock, SystemClock
 from pit.common.errors import (
@@ -43,12 +53,15 @@ from pit.common.errors import (
     PitError,
 )
 from pit.common.logging import get_logger
+from pit.common.metrics import ARTIFACT_BYTES, ARTIFACT_OPERATIONS
+from pit.common.spans import observed
 
 log = get_logger("pit.artifacts")
 
 MAX_RACE_RETRIES = 1000
 """How many versions a writer may lose in a row to other writers before it gives up."""
 _FETCH_PARALLEL = 16
+_PUT, _GET = {"operation": "put"}, {"operation": "get"}
 
 
 @dataclass
@@ -69,11 +82,15 @@ class ArtifactData:
 
 
 class ArtifactStore:
-    """Named, versioned, content-addressed artifacts over a `BlobStore` and a `SearchIndex`.
+    """Named, versioned, content-addressed artifacts over a `BlobStore`, a `RecordStore` and a
+    `SearchIndex`.
 
-    The blob store holds the truth (bytes and manifests); the index is derived and rebuilt
-    by `reindex`. A failing index never fails a put or a read: it is logged, and `reindex`
-    catches it up.
+    The blob store holds the truth (bytes and manifests) and the record store what every
+    machine shares besides (the change log, access batches, cleanup plans); without one, the
+    records live in this process only. The index is derived: it follows the records, and
+    `reindex` rebuilds it. A failing index never fails a put or a read: it is logged, and
+    the next catch-up (or `reindex`) mends it. Reads are counted in memory and written in
+    batches (`AccessRecorder`); `close` writes what is left.
     """
 
     def __init__(
@@ -81,20 +98,38 @@ class ArtifactStore:
         blobs: BlobStore,
         index: SearchIndex,
         *,
+        records: RecordStore | None = None,
         clock: Clock | None = None,
         extractors: Mapping[str, Extractor] | None = None,
         chunking_threshold: int = CHUNKING_THRESHOLD,
         chunk_params: ChunkParams = DEFAULT_PARAMS,
+        access_interval: float = 1.0,
+        access_reads: int = 1000,
     ) -> None:
         self.blobs = blobs
         self.index = index
+        self.records: RecordStore = records if records is not None else MemoryRecords()
         self._clock = clock or SystemClock()
         self._extractors = dict(extractors or {})
         self._threshold = chunking_threshold
         self._chunk_params = chunk_params
+        self.sync = IndexSync(
+            self,
+            self.records,
+            shared=records is not None,
+            access_interval=access_interval,
+            access_reads=access_reads,
+        )
+        self.accesses = self.sync.accesses
 
     async def close(self) -> None:
+        """Write the reads counted so far, then close the store, its records and its index."""
+        try:
+            await self.accesses.close()
+        except PitError as error:
+            log.warning("access statistics not written: %s", error)
         await self.blobs.close()
+        await self.records.close()
         await self.index.close()
 
     async def __aenter__(self) -> ArtifactStore:
@@ -105,6 +140,7 @@ class ArtifactStore:
 
     # writing
 
+    @observed("pit.artifacts.put", ARTIFACT_OPERATIONS, {"operation": "put"})
     async def put(
         self,
         name: str,
@@ -142,7 +178,11 @@ class ArtifactStore:
         manifest = await self._commit(
             name, ingested, await existing, media_type, meta, tag_list, storage_class
         )
-        await self._index(manifest, ingested.head)
+        await asyncio.gather(
+            self._index(manifest, ingested.head),
+            self.sync.log_change("put", [(name, manifest.version)], applied=True),
+        )
+        ARTIFACT_BYTES.add(manifest.size, _PUT)
         return PutResult(
             name=name,
             version=manifest.version,
@@ -188,7 +228,7 @@ class ArtifactStore:
     async def _index(self, manifest: Manifest, head: bytes) -> None:
         try:
             await self.index.index(self.document(manifest, head))
-        except PitError as error:  # derived data: reindex catches up
+        except PitError as error:  # derived data: reindex mends it
             log.warning("index not updated for %s v%d: %s", manifest.name, manifest.version, error)
 
     def document(self, manifest: Manifest, head: bytes) -> IndexDocument:
@@ -237,11 +277,14 @@ class ArtifactStore:
         deleted = await self.blobs.deleted_versions(name)
         return [number for number in numbers if number not in deleted]
 
+    @observed("pit.artifacts.get", ARTIFACT_OPERATIONS, {"operation": "get"})
     async def open(self, name: str, version: int | None = None) -> ArtifactReader:
         """A version's bytes as a stream, checked against its digest (IntegrityError at the
-        end of a corrupt stream). Records one access in the index."""
+        end of a corrupt stream). Counts one read (in memory; written later, in a batch)."""
         manifest = await self.manifest(name, version)
-        await self._record_access(manifest)
+        ARTIFACT_BYTES.add(manifest.size, _GET)
+        if self.accesses.record(manifest.name, manifest.version, self._clock.now()):
+            await asyncio.sleep(0)  # the flush starts
         return ArtifactReader(manifest, self.content_stream(manifest))
 
     def content_stream(self, manifest: Manifest) -> AsyncIterator[bytes]:
@@ -260,12 +303,6 @@ class ArtifactStore:
         async for piece in reader:
             data += piece
         return ArtifactData(reader.manifest, bytes(data))
-
-    async def _record_access(self, manifest: Manifest) -> None:
-        try:
-            await self.index.record_access(manifest.name, manifest.version, self._clock.now())
-        except PitError as error:  # derived data: reindex catches up
-            log.warning("access to %s v%d not recorded: %s", manifest.name, manifest.version, error)
 
     async def versions(self, name: str) -> list[Manifest]:
         """Every version of `name`, newest first; NotFoundError if it has none."""
@@ -301,7 +338,15 @@ class ArtifactStore:
         if not 1 <= limit <= 1000:
             raise InvalidInputError.for_field("limit", limit, "must be between 1 and 1000")
         query = SearchQuery(text=text, filters=tuple(filters), limit=limit, latest_only=latest_only)
+        await self.sync.catch_up()
         return await self.index.search(query)
+
+    async def access_stats(
+        self, keys: list[tuple[str, int]], *, since: datetime | None = None
+    ) -> dict[tuple[str, int], AccessStats]:
+        """Read statistics of versions, as every machine that shares the store counted them
+        (`since`: only reads at or after it)."""
+        return await self.sync.access_stats(keys, since=since)
 
     # maintenance
 
@@ -316,16 +361,13 @@ class ArtifactStore:
         return await verification.verify(self.blobs, repair=repair)
 
     async def reindex(self) -> ReindexReport:
-        await self._require_store()
         """Drop the index and rebuild it from the manifests (and the text of text artifacts)."""
+        await self._require_store()
+        started = time.time_ns() // 1000  # the change log's keys carry wall-clock time
         await self.index.clear()
-        indexed = 0
-        names: set[str] = set()
-        async for manifest in maintenance.all_manifests(self.blobs):
-            await self.index.index(self.document(manifest, await self.read_head(manifest)))
-            indexed += 1
-            names.add(manifest.name)
-        return ReindexReport(indexed=indexed, artifacts=len(names))
+        indexed, artifacts = await changes.index_every_version(self)
+        await self.sync.rebuilt(started)
+        return ReindexReport(indexed=indexed, artifacts=artifacts)
 
     async def read_head(self, manifest: Manifest) -> bytes:
         """The first bytes of a version, enough for text extraction; empty when they cannot

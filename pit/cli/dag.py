@@ -16,7 +16,8 @@ from temporalio.service import RPCError
 
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.client.runs import RunHandle, compile_dag, next_run_id, prepare_run
+from pit.client.run_handle import RunHandle
+from pit.client.runs import compile_dag, prepare_run
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.common.files import parse_json
@@ -138,7 +139,7 @@ async def _outcome(session: TemporalSession, handle: RunHandle) -> DagStatus:
                 await handle.workflow.describe()
                 patience.answered()
                 lost = False
-            return await patience.until_server_exits(handle.result())
+            return await patience.until_server_exits(handle.result(notice=_say))
         except (RPCError, BackendUnavailableError) as error:
             await patience.pause(error)
             lost = True
@@ -177,6 +178,8 @@ def _print_status(status: DagStatus, as_json: bool) -> None:
         shown = shown if len(shown) <= 200 else shown[:197] + "..."
         emit_line(f"  output of {last}: {shown}")
     emit_line(f"{status.run_id}: {status.status.value} ({summary})")
+    if status.detail:
+        emit_line(f"  {status.detail}")
 
 
 def parse_inputs(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -203,7 +206,9 @@ def dag() -> None:
 @json_option
 @click.pass_obj
 def status_command(state: CliState, run_id: str, as_json: bool) -> int:
-    """The status of a run: every node's state, attempts, times, output, error."""
+    """The status of a run: every node's state, attempts, times, output, error. Exits 0
+    while it runs or when it succeeded, 1 when it failed, was cancelled, terminated or timed
+    out, or is stuck (its workflow task keeps failing)."""
     check_run_id(run_id, "RUN_ID")
     return asyncio.run(_status(state.settings, run_id, as_json))
 
@@ -246,29 +251,32 @@ async def _list(settings: Settings, limit: int, as_json: bool) -> None:
         emit_json([run.model_dump(mode="json") for run in runs])
         return
     for run in runs:
-        emit_line(f"{run.run_id:<40} {run.status or '':<12} {run.dag} ({run.nodes})")
+        state = run.status.value if run.status else ""
+        emit_line(f"{run.run_id:<40} {state:<12} {run.dag} ({run.nodes})")
 
 
 @dag.command("resume")
 @click.argument("run_id")
 @click.option("--file", type=click.Path(path_type=Path), help="an edited DAG file to run")
-@click.option("--id", "new_id", help="id of the new run [RUN_ID-rN]")
+@click.option("--id", "new_id", help="id of the new run [the first free RUN_ID-rN]")
 @json_option
 @click.pass_obj
 def resume_command(
     state: CliState, run_id: str, file: Path | None, new_id: str | None, as_json: bool
 ) -> int:
     """Run the graph again, reusing every node whose activity, inputs and upstream are
-    unchanged since RUN_ID, and running the rest."""
+    unchanged since RUN_ID, and running the rest. RUN_ID may have failed, been cancelled, or
+    been terminated or timed out by Temporal."""
     settings = state.settings
     check_run_id(run_id, "RUN_ID")
-    new_id = check_run_id(new_id, "--id") if new_id is not None else next_run_id(run_id)
+    if new_id is not None:
+        check_run_id(new_id, "--id")
     graph = compile_dag(file) if file is not None else None
     return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
 
 
 async def _resume(
-    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str, as_json: bool
+    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str | None, as_json: bool
 ) -> int:
     async with local_pit(settings, ui=True) as pit:
         handle = await pit.runs.resume(run_id, dag=graph, id=new_id)

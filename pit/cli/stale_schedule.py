@@ -1,9 +1,9 @@
-"""`pit stale schedule`, `pit stale confirm`, `pit stale progress`: the cleanup on Temporal."""
+"""`pit stale schedule|confirm|progress|sweep-payloads`: the cleanup on Temporal."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -14,7 +14,7 @@ from pit.cli.stale import stale
 from pit.client.stale import MIN_INTERVAL, StaleClient, read_policy
 from pit.common.config import Settings
 from pit.common.errors import InvalidInputError
-from pit.common.validation import parse_duration
+from pit.common.validation import parse_duration, parse_now
 from pit.workers import local_pit
 
 
@@ -92,8 +92,9 @@ async def _schedule(
     else:
         verb = "created" if result.created else "updated"
         emit_line(
-            f"{verb} schedule {schedule_id}: a cleanup plan every {every}"
+            f"{verb} schedule {schedule_id}: a cleanup plan every {result.every}"
             + (" (and one now)" if trigger else "")
+            + f"; overlap policy {result.overlap}: runs due while one is open are skipped"
         )
 
 
@@ -102,7 +103,8 @@ async def _schedule(
 @json_option
 @click.pass_obj
 def confirm(state: CliState, run_id: str, as_json: bool) -> None:
-    """Confirm the plan a cleanup run is waiting on, so it applies it."""
+    """Confirm the plan a cleanup run is waiting on, so it applies it (RUN_ID may name the
+    schedule: its open run is confirmed)."""
     asyncio.run(_signal_and_show(state.settings, run_id, as_json, confirm=True))
 
 
@@ -111,7 +113,9 @@ def confirm(state: CliState, run_id: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def progress(state: CliState, run_id: str, as_json: bool) -> None:
-    """Where a cleanup run is: planning, awaiting confirmation, applying, applied."""
+    """Where a cleanup run is: planning, awaiting confirmation, applying, applied; and how
+    many runs its schedule skipped while one was open. RUN_ID may name the schedule: its
+    open run (else its latest) is shown."""
     asyncio.run(_signal_and_show(state.settings, run_id, as_json, confirm=False))
 
 
@@ -129,4 +133,44 @@ async def _signal_and_show(settings: Settings, run_id: str, as_json: bool, confi
         if plan
         else "no plan yet"
     )
-    emit_line(f"{run_id}: {shown.stage} ({summary})")
+    emit_line(f"{shown.run_id or run_id}: {shown.stage} ({summary})")
+    if shown.schedule_id is not None and (
+        shown.skipped_runs or shown.stage == "awaiting_confirmation"
+    ):
+        emit_line(
+            f"  schedule {shown.schedule_id} skipped {shown.skipped_runs} runs so far: runs "
+            "due while one is open are skipped (overlap policy skip)"
+        )
+
+
+@stale.command("sweep-payloads")
+@click.option(
+    "--now", "now_text", metavar="ISO8601", help="evaluate as of this time [now; no zone: UTC]"
+)
+@click.option("--dry-run", is_flag=True, help="say what would go; change nothing")
+@json_option
+@click.pass_obj
+def sweep_payloads(state: CliState, now_text: str | None, dry_run: bool, as_json: bool) -> None:
+    """Soft-delete claim-checked Temporal payloads no run Temporal still keeps names, once
+    older than the namespace's retention (purge removes them after the grace period)."""
+    now = parse_now(now_text)
+    asyncio.run(_sweep(state.settings, now, dry_run, as_json))
+
+
+async def _sweep(settings: Settings, now: datetime, dry_run: bool, as_json: bool) -> None:
+    async with local_pit(settings, worker=False) as pit:
+        report = await pit.stale.sweep_payloads(now=now, dry_run=dry_run)
+    if as_json:
+        emit_json(report.model_dump(mode="json"))
+        return
+    verb = "would soft-delete" if dry_run else "soft-deleted"
+    emit_line(
+        f"{verb} {len(report.deleted)} claim-checked payloads; kept {report.kept_referenced} "
+        f"named by the {report.runs_read} runs Temporal keeps and {report.kept_young} younger "
+        f"than the retention ({report.retention_seconds / 86400:g} days)"
+        + (
+            f"; {report.kept_after_all} restored: a new run names them"
+            if report.kept_after_all
+            else ""
+        )
+    )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import AsyncIterable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
-from pit.artifacts.index_port import Filter, MetaValue, SearchHit
+from pit.artifacts.index_port import AccessStats, Filter, MetaValue, SearchHit
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE, Manifest
 from pit.artifacts.query import parse_filter
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
@@ -143,6 +144,15 @@ class ArtifactsClient:
         `Filter`s or as the CLI writes them (`tag=nightly`, `size>=1000`, `name^=reports/`)."""
         conditions = [parse_filter(f) if isinstance(f, str) else f for f in filters]
         return await self.store.search(query, filters=conditions, limit=limit, latest_only=latest)
+
+    async def reads(
+        self, name: str, version: int | None = None, *, since: datetime | None = None
+    ) -> AccessStats:
+        """How often a version (the latest when None) was read, by every machine that shares
+        the store (reads reach the store at most a second after they happen)."""
+        manifest = await self.store.manifest(name, version)
+        key = (manifest.name, manifest.version)
+        return (await self.store.access_stats([key], since=since))[key]
 
     async def stats(self) -> StoreStats:
         """Bytes as readers see them, bytes stored, and what deduplication saved."""

@@ -8,63 +8,42 @@ again = await runs.resume(handle.id)     # reuses what succeeded and is unchange
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-)
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client._files import load_dag
-from pit.common.errors import (
-    BackendUnavailableError,
-    InvalidInputError,
-    NotFoundError,
-    WorkFailedError,
-)
+from pit.client._shared_store import require_shared_store
+from pit.client.run_handle import QUERY_TIMEOUT, RunHandle, rpc_error
+from pit.client.run_history import RunExecution, run_state
+from pit.common.errors import InvalidInputError
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph, parse_dag
 from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id, default_run_id, run_input_problem
 from pit.dag.run import (
     DAG_WORKFLOW,
-    STATUS_PAGE,
     TEMPORAL_PAYLOAD_LIMIT,
     DagRunInput,
     ReusedNode,
-    StatusPage,
 )
 from pit.dag.spec import DagSpec
-from pit.dag.status import DagStatus, NodeState, Progress, RunState
-from pit.infra.temporal.reconnect import unreachable
+from pit.dag.status import DagStatus, NodeState, RunState
 from pit.infra.temporal.search_attributes import (
-    PIT_DAG,
-    PIT_KIND,
-    PIT_NODES,
     PIT_PROGRESS,
+    dag_tags,
     search_attributes_registered,
 )
 
-QUERY_TIMEOUT = timedelta(seconds=10)
-STUCK_ATTEMPTS = 3
-"""A run whose workflow task failed this many times in a row is reported as stuck."""
-STUCK_CHECK_SECONDS = 5.0
-"""How often `RunHandle.result` looks whether the run it waits on is stuck."""
-_FAILURE_SCAN = 50
-"""Events read back from the end of a run's history to find its last task failure."""
+FREE_ID_TRIES = 100
+"""Resumed-run ids (`-r1`, `-r2` ...) tried before `resume` asks for an explicit id."""
+ID_TAKEN = "a run with this id exists already"
 
 DagSource = Path | str | Mapping[str, Any] | DagSpec | Graph | CompiledDag
 """What `RunsClient.start` runs: a DAG file's path, its data as a dict, a `DagSpec` built in
@@ -77,163 +56,11 @@ class RunSummary(BaseModel):
     run_id: str
     dag: str | None
     nodes: int | None
-    status: str | None
+    status: RunState | None
+    """As Temporal's visibility has it, in the words of `pit dag status`."""
     started_at: datetime
     closed_at: datetime | None
     progress: float | None
-
-
-class RunHandle:
-    """One DAG run: its status while it runs, its result when it ends."""
-
-    def __init__(self, client: Client, run_id: str) -> None:
-        self.client = client
-        self.id = run_id
-        self._handle: WorkflowHandle[Any, DagStatus] = client.get_workflow_handle(
-            run_id, result_type=DagStatus
-        )
-
-    def __repr__(self) -> str:
-        return f"RunHandle({self.id!r})"
-
-    @property
-    def workflow(self) -> WorkflowHandle[Any, DagStatus]:
-        """The run's Temporal workflow handle (history, describe, terminate ...)."""
-        return self._handle
-
-    async def terminate(self, reason: str = "terminated from the Pit client") -> None:
-        """End the run at once: nothing runs on, nothing is given back (cancel is the gentle
-        way). A terminated run can be resumed."""
-        try:
-            await self._handle.terminate(reason=reason)
-        except RPCError as error:
-            raise _rpc_error(error, self.id) from None
-
-    async def result(self) -> DagStatus:
-        """Wait for the run to end and return its whole status (every node), whether it
-        succeeded, failed or was cancelled. A run whose workflow task keeps failing (a worker
-        bug: Temporal retries it forever) raises `WorkFailedError` saying why, instead of
-        being waited on forever."""
-        final = asyncio.ensure_future(self._final_status())
-        try:
-            while True:
-                done, _ = await asyncio.wait({final}, timeout=STUCK_CHECK_SECONDS)
-                if done:
-                    return final.result()
-                reason = await self.stuck_reason()
-                if reason is not None:
-                    raise WorkFailedError(reason, run_id=self.id)
-        finally:
-            final.cancel()
-
-    async def _final_status(self) -> DagStatus:
-        try:
-            summary = await self._handle.result()
-        except WorkflowFailureError:
-            # failed or cancelled: the status query still answers from the closed run
-            return await self.status()
-        except RPCError as error:
-            raise _rpc_error(error, self.id) from None
-        if len(summary.nodes) >= summary.nodes_total:
-            return summary
-        return await self.status()
-
-    async def status(self) -> DagStatus:
-        """The whole status document, read a page of nodes at a time."""
-        status = await self._status_page(0)
-        while status.nodes_offset + len(status.nodes) < status.nodes_total:
-            more = await self._status_page(len(status.nodes))
-            if not more.nodes:
-                break
-            status.nodes.update(more.nodes)
-        status.nodes_offset = 0
-        return status
-
-    async def _status_page(self, offset: int) -> DagStatus:
-        page = StatusPage(offset=offset, limit=STATUS_PAGE)
-        status: DagStatus = await self._query("status", page, DagStatus)
-        return status
-
-    async def progress(self) -> Progress | None:
-        """Counts and the critical-path estimate, without the nodes: cheap to poll."""
-        progress: Progress | None = await self._query("progress", None, Progress)
-        return progress
-
-    async def input(self) -> DagRunInput:
-        """What the run was started with (the compiled graph, inputs, what it reused)."""
-        run_input: DagRunInput = await self._query("input", None, DagRunInput)
-        return run_input
-
-    async def cancel(self) -> None:
-        """Cancel the run: running nodes are cancelled, pending ones never start."""
-        try:
-            await self._handle.cancel()
-        except RPCError as error:
-            raise _rpc_error(error, self.id) from None
-
-    async def state(self) -> WorkflowExecutionStatus | None:
-        """What Temporal says of the run's execution (running, completed, terminated ...)."""
-        try:
-            description = await self._handle.describe()
-        except RPCError as error:
-            raise _rpc_error(error, self.id) from None
-        return description.status
-
-    async def stuck_reason(self, failed_task: bool = False) -> str | None:
-        """Why the run cannot make progress when its workflow task keeps failing; None when
-        it is not stuck. `failed_task`: the server already said the task is failing."""
-        description = await self._handle.describe()
-        raw = description.raw_description
-        pending = raw.HasField("pending_workflow_task")
-        attempt = raw.pending_workflow_task.attempt if pending else 0
-        if attempt < STUCK_ATTEMPTS and not failed_task:
-            return None
-        failure = await self._last_task_failure()
-        if failure is None:
-            return None
-        times = f"{attempt - 1} times in a row" if attempt > 1 else "and is retried"
-        return (
-            f"run {self.id!r} is stuck: its workflow task failed {times}: {failure} "
-            f"(the run stays open: fix the worker, or `pit dag cancel {self.id}`)"
-        )
-
-    async def _last_task_failure(self) -> str | None:
-        response = await self.client.workflow_service.get_workflow_execution_history_reverse(
-            GetWorkflowExecutionHistoryReverseRequest(
-                namespace=self.client.namespace,
-                execution=WorkflowExecution(workflow_id=self.id),
-                maximum_page_size=_FAILURE_SCAN,
-            ),
-            retry=True,
-            timeout=QUERY_TIMEOUT,
-        )
-        for event in response.history.events:
-            if event.HasField("workflow_task_failed_event_attributes"):
-                failure = event.workflow_task_failed_event_attributes.failure
-                return " ".join((failure.message or "no message").split())[:500]
-        return None
-
-    async def _query(self, name: str, arg: Any, result_type: type) -> Any:
-        args = [] if arg is None else [arg]
-        try:
-            return await self._handle.query(
-                name, *args, result_type=result_type, rpc_timeout=QUERY_TIMEOUT
-            )
-        except WorkflowQueryFailedError as error:
-            raise WorkFailedError(
-                f"run {self.id!r}: its {name} query failed: {error.message}", run_id=self.id
-            ) from None
-        except RPCError as error:
-            # the server may have answered while the run could not: say why if it is stuck
-            failed_task = error.status is RPCStatusCode.FAILED_PRECONDITION
-            if failed_task or unreachable(error):
-                try:
-                    reason = await self.stuck_reason(failed_task)
-                except RPCError:
-                    reason = None
-                if reason is not None:
-                    raise WorkFailedError(reason, run_id=self.id) from None
-            raise _rpc_error(error, self.id) from None
 
 
 class RunsClient:
@@ -260,7 +87,9 @@ class RunsClient:
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
-        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError.
+        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
+        and so is an input big enough to be claim-checked when the queue's Pit workers keep
+        payloads in another store than this client (they could not read it).
         `known_activities`: refuse nodes whose activity is not in it."""
         if id is not None:
             check_run_id(id, "id")
@@ -277,35 +106,24 @@ class RunsClient:
             claim_checked=self.client.data_converter.external_storage is not None,
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
-        attributes = (
-            TypedSearchAttributes(
-                [
-                    SearchAttributePair(PIT_KIND, "dag"),
-                    SearchAttributePair(PIT_DAG, compiled.name),
-                    SearchAttributePair(PIT_NODES, compiled.size),
-                    SearchAttributePair(PIT_PROGRESS, 0.0),
-                ]
-            )
-            if indexed
-            else None
-        )
+        tags = await dag_tags(self.client, compiled, resumed_from)
+        queue = task_queue or self.task_queue
         try:
+            await require_shared_store(self.client, queue, prepared)
             await self.client.start_workflow(
                 DAG_WORKFLOW,
                 prepared,
                 id=run_id,
-                task_queue=task_queue or self.task_queue,
+                task_queue=queue,
                 result_type=DagStatus,
-                memo={"dag": compiled.name, "nodes": compiled.size, "resumed_from": resumed_from},
-                search_attributes=attributes,
-                static_summary=f"DAG {compiled.name} ({compiled.size} nodes)",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowAlreadyStartedError:
-            raise InvalidInputError.for_field(
-                "id", run_id, "a run with this id exists already"
-            ) from None
+            raise InvalidInputError.for_field("id", run_id, ID_TAKEN) from None
         except RPCError as error:
-            raise _rpc_error(error, run_id) from None
+            raise rpc_error(error, run_id) from None
         return RunHandle(self.client, run_id)
 
     async def resume(
@@ -317,30 +135,67 @@ class RunsClient:
         task_queue: str | None = None,
     ) -> RunHandle:
         """Run `run_id`'s graph again (or `dag`, an edited one) as a new run, reusing every
-        node whose activity, inputs and upstream are unchanged and that succeeded."""
+        node whose activity, inputs and upstream are unchanged and that succeeded. Any ended
+        run can be resumed: failed, cancelled, or terminated or timed out by Temporal (what
+        succeeded is read from its history when its query cannot answer). The new run's id
+        is `id`, or the first free one of `RUN_ID-r1`, `-r2` ..."""
         earlier_handle = self.get(run_id)
-        new_id = check_run_id(id, "id") if id is not None else next_run_id(run_id)
+        if id is not None:
+            check_run_id(id, "id")
         compiled = compile_dag(dag) if dag is not None else None
         earlier = await earlier_handle.status()
         if earlier.status is RunState.RUNNING:
-            raise InvalidInputError.for_field("run_id", run_id, "is still running")
+            raise InvalidInputError.for_field(
+                "run_id", run_id, "is still running (cancel or terminate it first)"
+            )
         original = await earlier_handle.input()
-        return await self.start(
-            # the earlier run's compiled graph, as it ran: nothing to parse or check again
-            compiled or original.plan().dag,
-            inputs=original.run_inputs,
-            id=new_id,
-            task_queue=task_queue,
-            reuse=reusable_nodes(earlier),
-            resumed_from=run_id,
+        for _ in range(FREE_ID_TRIES):
+            new_id = id if id is not None else await self.free_run_id(run_id)
+            try:
+                return await self.start(
+                    # the earlier run's compiled graph, as it ran: nothing to parse again
+                    compiled or original.plan().dag,
+                    inputs=original.run_inputs,
+                    id=new_id,
+                    task_queue=task_queue,
+                    reuse=reusable_nodes(earlier),
+                    resumed_from=run_id,
+                )
+            except InvalidInputError as error:
+                # another resume took the free id first: take the next one
+                if id is not None or error.details.get("rule") != ID_TAKEN:
+                    raise
+        raise InvalidInputError.for_field(
+            "id", run_id, f"{FREE_ID_TRIES} resumed runs were started at once: name the new one"
         )
+
+    async def free_run_id(self, run_id: str) -> str:
+        """The first of `RUN_ID-r1`, `-r2` ... (`next_run_id`) no run has: resuming a run
+        twice gives `-r2` the second time."""
+        candidate = next_run_id(run_id)
+        for _ in range(FREE_ID_TRIES):
+            try:
+                await self.client.get_workflow_handle(candidate).describe(rpc_timeout=QUERY_TIMEOUT)
+            except RPCError as error:
+                if error.status is RPCStatusCode.NOT_FOUND:
+                    return candidate
+                raise rpc_error(error, candidate) from None
+            candidate = next_run_id(candidate)
+        raise InvalidInputError.for_field(
+            "id", candidate, f"{FREE_ID_TRIES} resumed runs of {run_id!r} exist: name the new one"
+        )
+
+    async def execution(self, run_id: str) -> RunExecution:
+        """`get(run_id).execution()`: what Temporal says of the run's execution."""
+        return await self.get(run_id).execution()
 
     async def list(self, limit: int = 20) -> list[RunSummary]:
         """Recent DAG runs, newest first, as Temporal's visibility sees them."""
         if not 1 <= limit <= 1000:
             raise InvalidInputError.for_field("limit", limit, "must be between 1 and 1000")
         runs: list[RunSummary] = []
-        query = f"WorkflowType = '{DAG_WORKFLOW}'"
+        # one line a run: the runs it continued-as-new from are the same run
+        query = f"WorkflowType = '{DAG_WORKFLOW}' AND ExecutionStatus != 'ContinuedAsNew'"
         try:
             async for execution in self.client.list_workflows(query, limit=limit):
                 memo = await execution.memo()
@@ -349,7 +204,7 @@ class RunsClient:
                         run_id=execution.id,
                         dag=memo.get("dag"),
                         nodes=memo.get("nodes"),
-                        status=execution.status.name.lower() if execution.status else None,
+                        status=run_state(execution.status),
                         started_at=execution.start_time,
                         closed_at=execution.close_time,
                         progress=execution.typed_search_attributes.get(PIT_PROGRESS),
@@ -358,7 +213,7 @@ class RunsClient:
                 if len(runs) >= limit:
                     break
         except RPCError as error:
-            raise _rpc_error(error, "*") from None
+            raise rpc_error(error, "*") from None
         return runs
 
 
@@ -406,7 +261,7 @@ def prepare_run(
         search_attributes=search_attributes,
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
     )
-    problem = run_input_problem(len(prepared.model_dump_json()))
+    problem = run_input_problem(prepared.packed_size())
     if problem is not None:
         raise InvalidInputError.for_field("dag", compiled.name, problem)
     return prepared
@@ -430,13 +285,3 @@ def next_run_id(run_id: str) -> str:
             "id", next_id, f"the default id of the resumed run breaks the rule ({RUN_ID_RULE})"
         )
     return next_id
-
-
-def _rpc_error(error: RPCError, run_id: str) -> Exception:
-    if error.status is RPCStatusCode.NOT_FOUND:
-        return NotFoundError(f"no DAG run {run_id!r} on this server", run_id=run_id)
-    if unreachable(error):
-        return BackendUnavailableError(
-            f"temporal: no answer about run {run_id!r} ({error.message}); is a worker running?"
-        )
-    return error  # pit.cli._failures words the rest

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -55,6 +56,15 @@ from pit.infra.store_tree import TMP, StoreTree
 
 log = get_logger("pit.artifacts")
 ZSTD_LEVEL = 10
+_PARSED_ENTRIES = 256
+_PARSED_BYTES = 16 * 1024
+"""Parsed manifests kept (`LocalBlobStore._parsed`): 256 of at most 16 KiB each, 8 MiB of
+keys at most."""
+INLINE_READ_BYTES = 256 * 1024
+"""Reads run in the event loop, not a thread, when they are this small or smaller: a hot
+blob up to this size, a manifest, a directory of versions or tombstones. On a local disk
+they cost a few system calls (tens of µs), less than a round trip to a thread; larger blobs
+and cold (compressed) copies are read in a thread, block by block."""
 """Cold blobs are written rarely and read seldom: spend CPU for bytes."""
 _HEX = frozenset("0123456789abcdef")
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pit-blob-write")
@@ -77,6 +87,10 @@ class LocalBlobStore:
         self.url = root.as_uri() if root.is_absolute() else str(root)
         self._tree = StoreTree(root)
         self._manifests = LocalRecords(self._tree, "manifests")
+        self._parsed: OrderedDict[tuple[str, int, bytes], Manifest] = OrderedDict()
+        """Manifests parsed lately, by the very bytes just read: a read still reads the
+        file (so a purged or altered one is never served), but the same bytes are not
+        parsed and checked again."""
         self._tombstones = LocalRecords(self._tree, "tombstones")
 
     def _io(self, what: str) -> contextlib.AbstractContextManager[None]:
@@ -219,12 +233,17 @@ class LocalBlobStore:
 
     async def _read(self, digest: str) -> AsyncIterator[bytes]:
         with self._io(f"read blob {digest}"):
-            found = await asyncio.to_thread(self._open_copy, digest)
+            # opening is a few system calls on a local disk: cheaper than a thread's round trip
+            found = self._open_copy(digest)
             if found is None:
                 raise NotFoundError(f"blob {digest} is missing from {self.url}")
             tier, handle = found
             try:
                 blocks = plain_blocks(handle, tier, digest)
+                if tier != "cold" and os.fstat(handle.fileno()).st_size <= INLINE_READ_BYTES:
+                    for block in blocks:  # a small hot blob: one read, here
+                        yield block
+                    return
                 while (block := await asyncio.to_thread(next, blocks, b"")) != b"":
                     yield block
             finally:
@@ -335,14 +354,24 @@ class LocalBlobStore:
 
     async def get_manifest(self, name: str, version: int) -> Manifest:
         with self._io(f"read manifest of {name} v{version}"):
-            data = await asyncio.to_thread(self._manifests.read, name, version, MAX_MANIFEST_BYTES)
+            data = self._manifests.read(name, version, MAX_MANIFEST_BYTES)  # see INLINE_READ_BYTES
         if data is None:
             raise NotFoundError(f"{name} v{version} does not exist", name=name)
-        return parse_manifest(data, f"{name} v{version}", name=name, version=version)
+        key = (name, version, data)
+        manifest = self._parsed.get(key)
+        if manifest is None:
+            manifest = parse_manifest(data, f"{name} v{version}", name=name, version=version)
+            if len(data) <= _PARSED_BYTES:
+                self._parsed[key] = manifest
+                if len(self._parsed) > _PARSED_ENTRIES:
+                    self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(key)
+        return manifest
 
     async def list_versions(self, name: str) -> list[int]:
         with self._io(f"list versions of {name}"):
-            return await asyncio.to_thread(self._manifests.versions, name)
+            return self._manifests.versions(name)  # one small directory: see INLINE_READ_BYTES
 
     async def list_names(self) -> AsyncIterator[str]:
         with self._io("list artifacts"):
@@ -364,7 +393,7 @@ class LocalBlobStore:
 
     async def deleted_versions(self, name: str) -> set[int]:
         with self._io(f"list tombstones of {name}"):
-            return set(await asyncio.to_thread(self._tombstones.versions, name))
+            return set(self._tombstones.versions(name))  # see INLINE_READ_BYTES
 
     async def list_tombstones(self) -> AsyncIterator[Tombstone]:
         with self._io("list tombstones"):

@@ -65,6 +65,8 @@ class S3BlobStore:
         **connection: Unpack[S3Connection],
     ) -> None:
         self._bucket = S3Bucket(bucket, prefix, **connection)
+        self.bucket_handle = self._bucket
+        """The bucket's client, shared with the store's records (`pit.infra.records_s3`)."""
         self.bucket = bucket
         self.prefix = self._bucket.prefix
         self.url = self._bucket.url

@@ -19,11 +19,13 @@ _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def os_error(error: OSError, where: str, what: str) -> PitError:
-    """`where: what: reason`, classed as the CLI classes OSErrors (`os_error_exit_code`): the
-    machine ran out of something, a CapacityError (exit 1, retryable); a refused permission,
-    a ConfigError (exit 2); a network failure, or anything else the store's own tree did,
-    BackendUnavailableError (exit 3, retryable)."""
-    message = f"{where}: {what}: {error.strerror or error}"
+    """`where: what: reason (ERRNO)`, classed as the CLI classes OSErrors
+    (`os_error_exit_code`): the machine ran out of something, a CapacityError (exit 1,
+    retryable); a refused permission, a ConfigError (exit 2); a network failure, or anything
+    else the store's own tree did, BackendUnavailableError (exit 3, retryable)."""
+    name = errno.errorcode.get(error.errno or 0)
+    reason = f"{error.strerror or error}" + (f" ({name})" if name else "")
+    message = f"{where}: {what}: {reason}"
     if error.errno in RAN_OUT:
         return CapacityError(message, errno=error.errno)
     if error.errno in _REFUSED and error.errno not in UNREACHABLE:

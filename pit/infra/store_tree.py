@@ -170,9 +170,12 @@ class StoreTree:
             fd = os.open(name, _NEW_FLAGS, 0o644, dir_fd=dir_fd)
         return os.fdopen(fd, "wb"), name
 
-    def publish(self, temp: str, parts: Parts, leaf: str, *, exclusive: bool = False) -> bool:
-        """Move a finished temp file to `parts/leaf` and make that durable. `exclusive`:
-        only if nothing is there yet (False then, and the temp file is removed)."""
+    def publish(
+        self, temp: str, parts: Parts, leaf: str, *, exclusive: bool = False, durable: bool = True
+    ) -> bool:
+        """Move a finished temp file to `parts/leaf` and make that durable (unless not
+        `durable`). `exclusive`: only if nothing is there yet (False then, and the temp file
+        is removed)."""
         with (
             self.directory(TMP) as temp_fd,
             self.directory(parts, create=True) as dir_fd,
@@ -189,7 +192,8 @@ class StoreTree:
                         os.unlink(temp, dir_fd=temp_fd)
             else:
                 os.replace(temp, leaf, src_dir_fd=temp_fd, dst_dir_fd=dir_fd)
-            os.fsync(dir_fd)
+            if durable:
+                os.fsync(dir_fd)
         return True
 
     def sync(self, parts: Parts) -> None:
@@ -236,17 +240,19 @@ class StoreTree:
             )
         return data
 
-    def write_new(self, parts: Parts, leaf: str, data: bytes) -> bool:
+    def write_new(self, parts: Parts, leaf: str, data: bytes, *, durable: bool = True) -> bool:
         """Create `parts/leaf` with `data` only if it does not exist (False if it does); a
-        file that exists is always complete."""
+        file that exists is always complete. Not `durable`: no fsync, so it survives a killed
+        process (the page cache has it) but maybe not a power cut."""
         handle, temp = self.new_temp("new.")
         settled = False  # publish removes the temp file itself once it has run
         try:
             with handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
-            created = self.publish(temp, parts, leaf, exclusive=True)
+                if durable:
+                    os.fsync(handle.fileno())
+            created = self.publish(temp, parts, leaf, exclusive=True, durable=durable)
             settled = True
             return created
         finally:

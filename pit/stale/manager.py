@@ -111,13 +111,13 @@ class StaleManager:
         """The dry run, saved under its id. Changes nothing in the store."""
         facts = await self.facts(policy, now)
         plan, savings = plan_command(facts, policy, now, prices=self.prices)
-        self.plans.save(plan, policy_text)
+        await self.plans.save(plan, policy_text)
         return plan, savings
 
     async def apply(self, plan_id: str, now: datetime) -> ApplyReport:
         """Re-check every item against the policy now, then soft-delete and move tiers."""
-        plan, policy = self.plans.load(plan_id)
-        journal = self.plans.journal(plan_id)
+        plan, policy = await self.plans.load(plan_id)
+        journal = await self.plans.journal(plan_id)
         if journal is not None and journal.restored_at is None:
             raise ConflictError(
                 f"plan {plan_id} was applied at {journal.applied_at.isoformat()}; "
@@ -168,7 +168,7 @@ class StaleManager:
                 report.skipped.append(_skipped(item, held[(item.name, item.version)]))
             else:
                 report.moved.append(f"{item.name}@{item.version}")
-        self.plans.save_journal(
+        await self.plans.save_journal(
             Journal(
                 plan_id=plan_id,
                 applied_at=now,
@@ -199,8 +199,8 @@ class StaleManager:
     async def restore(self, plan_id: str, now: datetime) -> RestoreReport:
         """Undo an apply completely: tombstones removed, blobs back in their tiers. What a
         purge removed meanwhile cannot come back: the report names it (`lost`)."""
-        self.plans.load(plan_id)
-        journal = self.plans.journal(plan_id)
+        await self.plans.load(plan_id)
+        journal = await self.plans.journal(plan_id)
         if journal is None or journal.restored_at is not None:
             raise NotFoundError(f"plan {plan_id} is not applied: nothing to restore")
         if now >= journal.applied_at + self.grace_period:
@@ -219,7 +219,7 @@ class StaleManager:
         outcome = await lifecycle.move_blobs(self.store, back)
         lost = await self._lost(journal.deleted, {t.key for t in mine})
         journal.restored_at = now
-        self.plans.save_journal(journal)
+        await self.plans.save_journal(journal)
         return RestoreReport(
             plan_id=plan_id,
             undeleted=undeleted,

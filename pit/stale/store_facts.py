@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pit.artifacts.blob_port import BlobInfo
 from pit.artifacts.maintenance import all_manifests
 from pit.artifacts.manifest import Manifest
+from pit.artifacts.payloads import is_payload
 from pit.artifacts.store import ArtifactStore
 from pit.common.errors import BackendUnavailableError
 from pit.common.logging import get_logger
@@ -26,7 +27,9 @@ async def blob_infos(store: ArtifactStore) -> dict[str, BlobInfo]:
 
 
 async def live_manifests(store: ArtifactStore) -> list[Manifest]:
-    return [manifest async for manifest in all_manifests(store.blobs)]
+    """Every live version a policy may act on: claim-checked Temporal payloads are not among
+    them (workflows replay from them; `pit.artifacts.payloads.sweep` decides when they go)."""
+    return [m async for m in all_manifests(store.blobs) if not is_payload(m.name)]
 
 
 def version_tier(manifest: Manifest, blobs: dict[str, BlobInfo]) -> Tier:
@@ -54,9 +57,9 @@ async def facts_from_store(
     windows = sorted(required_windows(policy) | {_THIRTY_DAYS})
     counts: dict[int, dict[tuple[str, int], int]] = {}
     try:
-        totals = await store.index.access_stats(keys) if keys else {}
+        totals = await store.access_stats(keys) if keys else {}
         for window in windows:
-            stats = await store.index.access_stats(keys, since=now - window) if keys else {}
+            stats = await store.access_stats(keys, since=now - window) if keys else {}
             counts[window_key(window)] = {key: stat.count for key, stat in stats.items()}
     except BackendUnavailableError as error:
         log.warning("access statistics unavailable, read as none: %s", error)

@@ -42,12 +42,15 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.scheduler import Scheduler
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
-    from pit.infra.temporal.search_attributes import PIT_PROGRESS
+    from pit.infra.temporal.search_attributes import PIT_PROGRESS, child_dag_tags
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_handover import next_run_input
     from pit.workflows.dag_models import HotPlacements, on_model_host
     from pit.workflows.dag_resources import hold_resources
+
+CHILD_TAGS_PATCH = "pit-child-dag-tags"
+"""Child graph runs start with PitKind, PitDag, PitNodes, PitProgress and a memo."""
 
 
 @workflow.defn(name="pit.dag")
@@ -299,6 +302,9 @@ class DagWorkflow:
         assert child is not None
         child_id = child_run_id(workflow.info().workflow_id, node.id)
         self._nodes[node.id].reason = f"child graph run {child_id}"
+        # runs recorded before child runs were tagged start them untagged on replay
+        tagged = workflow.patched(CHILD_TAGS_PATCH)
+        memo, attributes = child_dag_tags(child, node.id, self._input.search_attributes)
         try:
             result = await workflow.execute_child_workflow(
                 "pit.dag",
@@ -310,6 +316,8 @@ class DagWorkflow:
                 ),
                 id=child_id,
                 result_type=DagStatus,
+                memo=memo if tagged else None,
+                search_attributes=attributes if tagged else None,
                 run_timeout=node.timeout,
                 static_summary=f"child graph {child.name} of {node.id}",
             )

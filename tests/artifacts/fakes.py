@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pit.artifacts.blob_port import BlobInfo, BlobSource, BlobTier
 from pit.artifacts.hashing import StreamHasher, verified
-from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
+from pit.artifacts.index_port import Access, AccessStats, IndexDocument, SearchHit, SearchQuery
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.tombstone import Tombstone
 from pit.common.errors import ConflictError, NotFoundError
@@ -138,6 +138,8 @@ class FakeIndex:
     def __init__(self) -> None:
         self.documents: dict[tuple[str, int], IndexDocument] = {}
         self.accesses: list[tuple[str, int, datetime]] = []
+        self.batches: set[str] = set()
+        self.streams: dict[str, set[str]] = {}
         self.closed = False
 
     async def index(self, document: IndexDocument) -> None:
@@ -171,7 +173,23 @@ class FakeIndex:
         return hits[: query.limit]
 
     async def record_access(self, name: str, version: int, at: datetime) -> None:
+        """A test's shortcut: one read, in a batch of its own."""
         self.accesses.append((name, version, at))
+
+    async def add_accesses(self, batch: str, accesses: Sequence[Access]) -> None:
+        if batch in self.batches:
+            return
+        self.batches.add(batch)
+        self.accesses += [(a.name, a.version, a.at) for a in accesses]
+
+    async def followed(self, stream: str) -> frozenset[str]:
+        return frozenset(self.streams.get(stream, set()))
+
+    async def mark_followed(self, stream: str, keys: Sequence[str], *, forget_before: str) -> None:
+        every = self.streams.setdefault(stream, set())
+        every.update(keys)
+        latest = max(every, default="")
+        every.difference_update({k for k in every if k < forget_before and k != latest})
 
     async def access_stats(
         self, keys: list[tuple[str, int]], *, since: datetime | None = None

@@ -93,7 +93,11 @@ async def test_every_read_records_one_access(fake_store: ArtifactStore) -> None:
     await fake_store.get("doc")
     reader = await fake_store.open("doc", 1)
     assert b"".join([piece async for piece in reader]) == b"x"
+    assert index.accesses == []  # counted in memory: no read waits for a write
+    assert fake_store.accesses.pending == 2
+    await fake_store.accesses.flush()
     assert [(n, v) for n, v, _ in index.accesses] == [("doc", 1), ("doc", 1)]
+    assert fake_store.accesses.pending == 0
 
 
 async def test_reindex_rebuilds_the_index_from_the_manifests(fake_store: ArtifactStore) -> None:

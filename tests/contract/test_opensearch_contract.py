@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pit.artifacts.index_port import AccessStats, Filter, SearchQuery
+from pit.artifacts.index_port import Access, AccessStats, Filter, SearchQuery
 from pit.artifacts.index_query import to_micros
 from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.infra.opensearch_index import OpenSearchIndex
@@ -25,16 +25,16 @@ def operations(fake: FakeOpenSearch) -> list[str]:
     return [request.operation for request in fake.requests]
 
 
-async def test_first_use_creates_both_indexes_with_their_mappings(adapter, fake: FakeOpenSearch):
+async def test_first_use_creates_every_index_with_its_mapping(adapter, fake: FakeOpenSearch):
     await adapter.search(SearchQuery(text="x"))
-    assert [r.operation.split(".")[0:2] for r in fake.requests][:4] == [
+    assert [r.operation.split(".")[0:2] for r in fake.requests][:6] == [
         ["indices", "exists"],
         ["indices", "create"],
-    ] * 2
+    ] * 3
     created = {
         r.path.strip("/"): r.body for r in fake.requests if r.operation.startswith("indices.create")
     }
-    assert set(created) == {"pit-documents", "pit-accesses"}
+    assert set(created) == {"pit-documents", "pit-accesses", "pit-followed"}
     documents = created["pit-documents"]["mappings"]
     assert documents["dynamic"] == "strict"
     assert documents["properties"]["meta"]["type"] == "nested"
@@ -42,10 +42,10 @@ async def test_first_use_creates_both_indexes_with_their_mappings(adapter, fake:
 
 
 async def test_existing_indexes_are_checked_once_and_not_recreated(adapter, fake: FakeOpenSearch):
-    fake.indexes.update({"pit-documents", "pit-accesses"})
+    fake.indexes.update({"pit-documents", "pit-accesses", "pit-followed"})
     await adapter.search(SearchQuery(text="x"))
     await adapter.search(SearchQuery(text="y"))
-    assert operations(fake).count("indices.exists.0") == 2
+    assert operations(fake).count("indices.exists.0") == 3
     assert not [op for op in operations(fake) if op.startswith("indices.create")]
 
 
@@ -197,14 +197,27 @@ async def test_odd_user_text_never_reaches_the_server_as_syntax(adapter, fake: F
         await adapter.search(SearchQuery(text='" * ('))
 
 
-async def test_record_access_indexes_one_access_document_without_refresh(
+async def test_a_batch_of_reads_is_one_bulk_request_with_ids_from_the_batch(
     adapter, fake: FakeOpenSearch
 ):
-    await adapter.record_access("a", 1, EPOCH)
-    (record,) = [r for r in fake.requests if r.operation.startswith("index.")]
-    assert record.method == "POST"
-    assert record.path == "/pit-accesses/_doc"
-    assert record.body == {"key": "1:a", "name": "a", "version": 1, "at_us": to_micros(EPOCH)}
+    reads = [Access("a", 1, EPOCH), Access("b", 2, EPOCH)]
+    await adapter.add_accesses("accesses/x.json", reads)
+    await adapter.add_accesses("accesses/x.json", reads)  # read twice: same ids, no new count
+    first, again = fake.bodies("bulk")
+    assert first == again
+    assert first[1] == {"key": "1:a", "name": "a", "version": 1, "at_us": to_micros(EPOCH)}
+    ids = [line["index"]["_id"] for line in first[::2]]
+    assert len(set(ids)) == 2
+    assert {line["index"]["_index"] for line in first[::2]} == {"pit-accesses"}
+    (bulk,) = {r.query.get("refresh") for r in fake.requests if r.operation.startswith("bulk")}
+    assert bulk == "false"
+
+
+async def test_followed_keys_are_one_document_per_stream(adapter, fake: FakeOpenSearch):
+    await adapter.mark_followed("s3://b/records#log", ["log/1", "log/3"], forget_before="log/2")
+    (put,) = [r for r in fake.requests if r.operation.startswith("index.")]
+    assert put.path.startswith("/pit-followed/_doc/")
+    assert put.body == {"stream": "s3://b/records#log", "recent": ["log/3"]}
 
 
 async def test_access_stats_come_from_one_terms_aggregation(adapter, fake: FakeOpenSearch):

@@ -13,6 +13,7 @@ from pit.artifacts.index_port import SearchQuery
 from pit.common.errors import ConfigError
 from pit.infra.sqlite_index import SqliteIndex
 from tests.index.conftest import EPOCH, doc
+from tests.reads import count_read
 
 
 async def test_documents_survive_reopening_the_file(tmp_path: Path):
@@ -42,7 +43,7 @@ def _writer(path: str, worker: int) -> None:
         index = SqliteIndex(Path(path))
         for number in range(40):
             await index.index(doc(f"w{worker}/{number}", text="shared corpus"))
-            await index.record_access(f"w{worker}/{number}", 1, EPOCH)
+            await count_read(index, f"w{worker}/{number}", 1, EPOCH)
         await index.close()
 
     asyncio.run(run())

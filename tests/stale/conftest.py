@@ -12,6 +12,7 @@ import pytest_asyncio
 from pit.artifacts.chunking import ChunkParams
 from pit.artifacts.store import ArtifactStore
 from pit.common.clock import ManualClock
+from pit.infra.artifact_factory import open_records
 from pit.infra.blob_local import LocalBlobStore
 from pit.infra.blob_s3 import S3BlobStore
 from pit.infra.stale_plans import PlanStore
@@ -47,9 +48,14 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         client, bucket = make_bucket(endpoint)
         blobs = S3BlobStore(bucket, "p", endpoint_url=endpoint, region="us-east-1")
     store = ArtifactStore(
-        blobs, FakeIndex(), clock=clock, chunking_threshold=64 * 1024, chunk_params=CHUNKS
+        blobs,
+        FakeIndex(),
+        records=open_records(blobs),
+        clock=clock,
+        chunking_threshold=64 * 1024,
+        chunk_params=CHUNKS,
     )
-    manager = StaleManager(store, PlanStore(tmp_path / "state"))
+    manager = StaleManager(store, PlanStore(store.records))
     try:
         yield Setup(request.param, store, manager, clock, client, bucket)
     finally:

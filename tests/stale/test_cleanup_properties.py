@@ -19,6 +19,7 @@ from pit.stale import parse_policy
 from pit.stale.manager import StaleManager
 from pit.stale.store_facts import facts_from_store
 from tests.artifacts.fakes import FakeBlobStore, FakeIndex
+from tests.reads import count_read
 from tests.stale.oracle import oracle
 from tests.stale.strategies import NOW, rules
 
@@ -58,7 +59,7 @@ async def build(versions: list[tuple[str, int, int, list[int], bool]]) -> Artifa
         put = await store.put(name, CONTENTS[content], tags=["release"] if release else [])
         for read_age in reads:
             at = NOW - timedelta(days=min(read_age, age))
-            await store.index.record_access(name, put.version, at)
+            await count_read(store.index, name, put.version, at)
     clock._now = NOW
     return store
 
@@ -72,7 +73,7 @@ async def state(store: ArtifactStore) -> tuple[object, dict[str, tuple[bytes, st
 async def scenario(versions: list[Any], data: dict[str, Any], root: Path) -> None:
     policy = parse_policy(data)
     store = await build(versions)
-    manager = StaleManager(store, PlanStore(root))
+    manager = StaleManager(store, PlanStore(store.records))
     facts = await facts_from_store(store, policy, NOW)
     expected = oracle(facts, policy, NOW)
     before = await state(store)

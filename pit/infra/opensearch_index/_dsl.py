@@ -32,6 +32,16 @@ def document_id(name: str, version: int) -> str:
     return hashlib.sha256(f"{name}\0{version}".encode()).hexdigest()[:40]
 
 
+def access_id(batch: str, position: int) -> str:
+    """The id of one read of a batch: the same on every try, so a batch counted twice
+    overwrites itself instead of counting twice."""
+    return hashlib.sha256(f"{batch}\0{position}".encode()).hexdigest()[:40]
+
+
+def followed_id(stream: str) -> str:
+    return hashlib.sha256(f"followed\0{stream}".encode()).hexdigest()[:40]
+
+
 def access_key(name: str, version: int) -> str:
     """One keyword for (name, version): the version first, so no name can collide."""
     return f"{version}:{name}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -21,18 +21,26 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
+from pit.artifacts.index_port import (
+    Access,
+    AccessStats,
+    IndexDocument,
+    SearchHit,
+    SearchQuery,
+)
 from pit.artifacts.index_query import from_micros, parse_query, to_micros
 from pit.common.errors import BackendUnavailableError, PitError
 from pit.infra.opensearch_index._dsl import (
+    access_id,
     access_key,
     access_stats_body,
     document_id,
     document_source,
+    followed_id,
     hit_from,
     search_body,
 )
-from pit.infra.opensearch_index._mapping import ACCESSES_BODY, DOCUMENTS_BODY
+from pit.infra.opensearch_index._mapping import ACCESSES_BODY, DOCUMENTS_BODY, FOLLOWED_BODY
 
 T = TypeVar("T")
 Refresh = Literal["true", "false", "wait_for"]
@@ -51,9 +59,10 @@ def _quiet_client_loggers() -> None:
 
 
 class OpenSearchIndex:
-    """The `SearchIndex` port on OpenSearch: `{prefix}-documents` and `{prefix}-accesses`.
+    """The `SearchIndex` port on OpenSearch: `{prefix}-documents`, `{prefix}-accesses` and
+    `{prefix}-followed` (one document per followed stream of store records).
 
-    Both indexes are created with their mappings on first use. Document writes use
+    The indexes are created with their mappings on first use. Document writes use
     `refresh` (default `wait_for`: a search right after sees the write, as on SQLite);
     access records are not refreshed, so counts catch up within the refresh interval.
     An unreachable server raises `BackendUnavailableError` after `timeout` seconds per try
@@ -73,6 +82,7 @@ class OpenSearchIndex:
         self.url = url
         self.documents_index = f"{index_prefix}-documents"
         self.accesses_index = f"{index_prefix}-accesses"
+        self.followed_index = f"{index_prefix}-followed"
         self._deadline = deadline
         self._refresh = refresh
         _quiet_client_loggers()
@@ -107,15 +117,7 @@ class OpenSearchIndex:
         if not lines:
             return
         await self._ensure_indexes()
-        response = await self._call(
-            self._client.bulk(body=lines, params={"refresh": self._refresh})
-        )
-        if response.get("errors"):
-            failed = [item for item in response["items"] if item["index"].get("error")]
-            raise PitError(
-                f"OpenSearch refused {len(failed)} of {len(lines) // 2} documents",
-                first_error=failed[0]["index"]["error"] if failed else None,
-            )
+        await self._bulk(lines, self._refresh)
 
     async def remove(self, name: str, version: int) -> None:
         """Forget (name, version); a missing one is not an error."""
@@ -144,16 +146,26 @@ class OpenSearchIndex:
             for raw in response["hits"]["hits"]
         ]
 
-    async def record_access(self, name: str, version: int, at: datetime) -> None:
-        """Count one read of (name, version) at time `at`."""
+    async def add_accesses(self, batch: str, accesses: Sequence[Access]) -> None:
+        """Count the reads of one batch with one bulk request; each read's id comes from the
+        batch's key and its place in it, so a batch counted again overwrites itself."""
+        lines: list[dict[str, Any]] = []
+        for position, access in enumerate(accesses):
+            lines.append(
+                {"index": {"_index": self.accesses_index, "_id": access_id(batch, position)}}
+            )
+            lines.append(
+                {
+                    "key": access_key(access.name, access.version),
+                    "name": access.name,
+                    "version": access.version,
+                    "at_us": to_micros(access.at),
+                }
+            )
+        if not lines:
+            return
         await self._ensure_indexes()
-        body = {
-            "key": access_key(name, version),
-            "name": name,
-            "version": version,
-            "at_us": to_micros(at),
-        }
-        await self._call(self._client.index(index=self.accesses_index, body=body))
+        await self._bulk(lines, "false")
 
     async def access_stats(
         self, keys: list[tuple[str, int]], *, since: datetime | None = None
@@ -184,14 +196,54 @@ class OpenSearchIndex:
         return result
 
     async def clear(self) -> None:
-        """Drop every document before a reindex. Access records stay: no blob holds them."""
+        """Drop every document before a reindex. Access records stay."""
         async with self._ready_lock:
             with contextlib.suppress(_Missing):
                 await self._call(self._client.indices.delete(index=self.documents_index))
             self._ready = False
 
+    async def followed(self, stream: str) -> frozenset[str]:
+        """The keys of `stream` this index has read and not forgotten: its document in the
+        followed index."""
+        await self._ensure_indexes()
+        body = {
+            "size": 1,
+            "query": {"term": {"stream": {"value": stream}}},
+            "_source": {"includes": ["recent"]},
+        }
+        response = await self._call(self._client.search(index=self.followed_index, body=body))
+        hits = response["hits"]["hits"]
+        return frozenset(hits[0]["_source"].get("recent") or []) if hits else frozenset()
+
+    async def mark_followed(self, stream: str, keys: Sequence[str], *, forget_before: str) -> None:
+        """Rewrite the stream's document with `keys` added and keys before `forget_before`
+        (never the greatest) dropped. Two processes marking at once may lose each other's
+        keys: those records are read again, and reading one again changes nothing."""
+        every = set(keys) | await self.followed(stream)
+        if not every:
+            return
+        latest = max(every)
+        recent = sorted(key for key in every if key >= forget_before or key == latest)
+        await self._call(
+            self._client.index(
+                index=self.followed_index,
+                id=followed_id(stream),
+                body={"stream": stream, "recent": recent},
+                params={"refresh": self._refresh},
+            )
+        )
+
     async def close(self) -> None:
         await self._client.close()
+
+    async def _bulk(self, lines: list[dict[str, Any]], refresh: str) -> None:
+        response = await self._call(self._client.bulk(body=lines, params={"refresh": refresh}))
+        if response.get("errors"):
+            failed = [item for item in response["items"] if item["index"].get("error")]
+            raise PitError(
+                f"OpenSearch refused {len(failed)} of {len(lines) // 2} documents",
+                first_error=failed[0]["index"]["error"] if failed else None,
+            )
 
     async def _ensure_indexes(self) -> None:
         if self._ready:
@@ -202,6 +254,7 @@ class OpenSearchIndex:
             for name, body in (
                 (self.documents_index, DOCUMENTS_BODY),
                 (self.accesses_index, ACCESSES_BODY),
+                (self.followed_index, FOLLOWED_BODY),
             ):
                 if not await self._call(self._client.indices.exists(index=name)):
                     await self._create(name, body)

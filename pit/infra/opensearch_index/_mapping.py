@@ -1,4 +1,4 @@
-"""Index bodies (settings and mappings) for the documents and the accesses indexes."""
+"""Index bodies (settings and mappings) for the documents, accesses and followed indexes."""
 
 from __future__ import annotations
 
@@ -60,6 +60,17 @@ ACCESSES_BODY: dict[str, Any] = {
             "name": {"type": "keyword"},
             "version": {"type": "long"},
             "at_us": {"type": "long"},
+        },
+    },
+}
+
+FOLLOWED_BODY: dict[str, Any] = {
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {
+            "stream": {"type": "keyword"},
+            # the keys read in the last few minutes: looked up by the adapter, never searched
+            "recent": {"type": "keyword", "index": False},
         },
     },
 }

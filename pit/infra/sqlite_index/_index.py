@@ -6,12 +6,18 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
+from pit.artifacts.index_port import (
+    Access,
+    AccessStats,
+    IndexDocument,
+    SearchHit,
+    SearchQuery,
+)
 from pit.artifacts.index_query import from_micros, meta_slots, parse_query, to_micros
 from pit.common.errors import BackendUnavailableError, CapacityError, ConfigError, PitError
 from pit.infra.sqlite_index._schema import connect
@@ -82,11 +88,18 @@ class SqliteIndex:
 
         return await self._call(run)
 
-    async def record_access(self, name: str, version: int, at: datetime) -> None:
-        """Count one read of (name, version) at time `at`."""
-        sql = "INSERT INTO accesses (name, version, at_us) VALUES (?, ?, ?)"
-        row = (name, version, to_micros(at))
-        await self._call(lambda conn: self._write(conn, lambda: conn.execute(sql, row)))
+    async def add_accesses(self, batch: str, accesses: Sequence[Access]) -> None:
+        """Count the reads of one batch; a batch counted already is not counted again."""
+        rows = [(a.name, a.version, to_micros(a.at)) for a in accesses]
+
+        def add(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR IGNORE INTO access_batches (key) VALUES (?)", (batch,))
+            if conn.execute("SELECT changes()").fetchone()[0]:
+                conn.executemany(
+                    "INSERT INTO accesses (name, version, at_us) VALUES (?, ?, ?)", rows
+                )
+
+        await self._call(lambda conn: self._write(conn, lambda: add(conn)))
 
     async def access_stats(
         self, keys: list[tuple[str, int]], *, since: datetime | None = None
@@ -109,10 +122,31 @@ class SqliteIndex:
         return await self._call(run)
 
     async def clear(self) -> None:
-        """Drop every document before a reindex. Access records stay: no blob holds them."""
+        """Drop every document before a reindex. Access records stay."""
         await self._call(
             lambda conn: self._write(conn, lambda: conn.execute("DELETE FROM documents"))
         )
+
+    async def followed(self, stream: str) -> frozenset[str]:
+        """The keys of `stream` this index has read and not forgotten."""
+        sql = "SELECT key FROM followed WHERE stream = ?"
+        rows = await self._call(lambda conn: conn.execute(sql, (stream,)).fetchall())
+        return frozenset(key for (key,) in rows)
+
+    async def mark_followed(self, stream: str, keys: Sequence[str], *, forget_before: str) -> None:
+        """Remember `keys` of `stream` as read; forget those before `forget_before`, except
+        the greatest."""
+        rows = [(stream, key) for key in keys]
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR IGNORE INTO followed (stream, key) VALUES (?, ?)", rows)
+            conn.execute(
+                "DELETE FROM followed WHERE stream = ? AND key < ?"
+                " AND key < (SELECT MAX(key) FROM followed WHERE stream = ?)",
+                (stream, forget_before, stream),
+            )
+
+        await self._call(lambda conn: self._write(conn, lambda: mark(conn)))
 
     async def close(self) -> None:
         await self._call(lambda conn: conn.close())

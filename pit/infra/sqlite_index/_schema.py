@@ -1,11 +1,14 @@
-"""The SQLite index schema: documents, tags, typed metadata, an FTS5 table and accesses."""
+"""The SQLite index schema: documents, tags, typed metadata, an FTS5 table, accesses (and the
+batches they came in), and how far each stream of store records was followed."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: documents and accesses; 2: access batches and followed streams (every statement is
+`IF NOT EXISTS`, so a version 1 file gains the new tables and keeps its rows)."""
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -62,6 +65,14 @@ CREATE TABLE IF NOT EXISTS accesses (
     at_us INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accesses_key ON accesses (name, version, at_us);
+CREATE TABLE IF NOT EXISTS access_batches (
+    key TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS followed (
+    stream TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (stream, key)
+) WITHOUT ROWID;
 """
 
 
