@@ -36,3 +36,17 @@ class SequenceWorkflow:
         for _ in range(count):
             value = await workflow.execute_activity("pit.echo", value, start_to_close_timeout=NOOP)
         return count
+
+
+@workflow.defn(name="bench.local-sequence")
+class LocalSequenceWorkflow:
+    """A chain of local activities: each runs in the worker, recorded as a marker."""
+
+    @workflow.run
+    async def run(self, count: int) -> int:
+        value: Any = {"i": 0}
+        for _ in range(count):
+            value = await workflow.execute_local_activity(
+                "pit.echo", value, start_to_close_timeout=NOOP
+            )
+        return count

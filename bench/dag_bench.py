@@ -44,13 +44,14 @@ def wide(count: int) -> dict[str, Any]:
     return {"name": f"wide-{count}", "nodes": nodes}
 
 
-def chain(count: int, activity_name: str = "pit.echo") -> dict[str, Any]:
+def chain(count: int, activity_name: str = "pit.echo", *, local: bool = False) -> dict[str, Any]:
+    extra = {"local": True} if local else {}
     nodes: list[dict[str, Any]] = [
-        {"id": "n0", "activity": activity_name, "inputs": {"node": "n0"}}
+        {"id": "n0", "activity": activity_name, "inputs": {"node": "n0"}, **extra}
     ]
     for i in range(1, count):
         inputs = {"node": f"n{i}", "prev": f"${{nodes.n{i - 1}.output.node}}"}
-        nodes.append({"id": f"n{i}", "activity": activity_name, "inputs": inputs})
+        nodes.append({"id": f"n{i}", "activity": activity_name, "inputs": inputs, **extra})
     return {"name": f"chain-{count}", "nodes": nodes}
 
 
@@ -108,10 +109,12 @@ async def checkpoint_latency(client: Client, queue: str, count: int) -> list[flo
     return [(seen[i] - MARKS[f"n{i}"]) * 1000 for i in range(count) if f"n{i}" in MARKS]
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, wide_only: int | None = None, repeats_only: int | None = None) -> None:
     wide_n, chain_n, lanes_shape, repeats = (
         (200, 50, (20, 50), 1) if quick else (1000, 200, (100, 200), 3)
     )
+    wide_n, repeats = wide_only or wide_n, repeats_only or repeats
+    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}")
     with tempfile.TemporaryDirectory() as state:
         settings = load_settings(environ={}, cwd=Path(state))
         async with embedded_server(Path(state) / ".pit", ui=False) as server:
@@ -160,6 +163,16 @@ async def main(quick: bool) -> None:
                     f"{per_dag / per_base:.2f} (published: Temporal ~74, Hatchet ~31 ms/step)"
                 )
 
+                dag_local = [
+                    await time_dag(client, dag_queue, chain(chain_n, local=True))
+                    for _ in range(repeats)
+                ]
+                per_local = median_of(dag_local) / chain_n * 1000
+                print(
+                    f"chain {chain_n} of local: true nodes: {per_local:.1f} ms/step, ratio "
+                    f"{per_local / per_base:.2f} to the sequential workflow (goal <= 30 ms/step)"
+                )
+
                 latencies = await checkpoint_latency(client, dag_queue, 100 if quick else 300)
                 print(
                     f"checkpoint durable -> visible in the status query: p50 "
@@ -179,4 +192,7 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--wide", type=int, help="nodes in the fan-out (default 200 / 1,000)")
+    parser.add_argument("--repeats", type=int, help="runs of each, medians (default 1 / 3)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.quick, arguments.wide, arguments.repeats))

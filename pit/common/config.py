@@ -65,6 +65,11 @@ class TemporalSettings(_Section):
     port: int | None = Field(default=None, ge=1, le=65535)
     graceful_shutdown: Duration = timedelta(seconds=30)
     max_concurrent_activities: int = Field(default=100, ge=1)
+    embedded_sync: Literal["normal", "full"] = Field(
+        default="normal",
+        description="the embedded server's SQLite sync: normal survives a crash of pit or "
+        "the server; full also survives a power cut (slower; docs/performance.md)",
+    )
 
     @field_validator("address")
     @classmethod

@@ -112,6 +112,11 @@ class NodeSpec(_Strict):
     model: str | None = None
     """A pool model the node needs: it runs on a host where that model is hot (or on the
     host chosen to warm it), after the model is made hot there."""
+    local: bool = False
+    """Run the activity as a local activity, inside the worker running the run's workflow:
+    a few milliseconds instead of a round trip through the server, for light work. It retries
+    in that worker, cannot heartbeat, and its result is durable only when the workflow task
+    ends, so a crashed worker runs it again: keep local nodes short and idempotent."""
 
     @field_validator("id")
     @classmethod
@@ -145,6 +150,11 @@ class NodeSpec(_Strict):
             raise ValueError("a node has exactly one of activity and dag")
         if self.model is not None and self.dag is not None:
             raise ValueError("model goes on an activity node, not on a child dag")
+        if self.local and (self.dag is not None or self.model is not None or self.heartbeat):
+            raise ValueError(
+                "local goes on an activity node without model or heartbeat (it runs in the "
+                "run's own worker and cannot heartbeat)"
+            )
         return self
 
     @property

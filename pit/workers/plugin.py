@@ -44,6 +44,7 @@ from pit.infra.temporal.claim_check import (
 )
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
+from pit.infra.temporal.model_use import ModelUseHeader
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
 from pit.workflows import PIT_WORKFLOWS
 
@@ -86,12 +87,14 @@ class PitPlugin(SimplePlugin):
             data_converter=claim_check_converter(self.store),
             # outermost first: the trace (with [telemetry] otlp_endpoint), a node attempt's
             # duration and span, then PitError becomes ApplicationError, then DAG nodes get
-            # the attempt envelope around whatever the activity returned or raised
+            # the attempt envelope around whatever the activity returned or raised; a model
+            # node's activity carries its model use in a header
             interceptors=[
                 *tracing_interceptors(self.settings.telemetry),
                 NodeTelemetryInterceptor(),
                 DagEnvelopeInterceptor(),
                 PitErrorInterceptor(),
+                ModelUseHeader(),
             ],
             activities=self.activities_served,
             workflows=list(PIT_WORKFLOWS),

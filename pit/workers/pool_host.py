@@ -21,6 +21,7 @@ from pit.common.config import Settings
 from pit.common.logging import get_logger
 from pit.infra.model_runtimes import runtime_loaders
 from pit.infra.telemetry import PoolSampler
+from pit.infra.temporal.model_use import ModelUseOnHost
 from pit.pool import (
     HealthMonitor,
     HealthOptions,
@@ -190,6 +191,7 @@ async def pool_host(
         extra_activities=[*PoolActivities(host).all(), *extra_activities],
         task_queue=host.queue,
         use_entry_points=use_entry_points,
+        interceptors=[ModelUseOnHost(host.pool)],
     )
     tasks = [
         asyncio.create_task(host.health.run()),

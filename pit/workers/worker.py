@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from pit.common.config import Settings
 from pit.common.logging import get_logger
@@ -30,11 +30,12 @@ def build_worker(
     task_queue: str | None = None,
     use_entry_points: bool = True,
     plugin: PitPlugin | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """A worker of `task_queue` (default: the configured one) for every Pit workflow and
     activity, plus `extra_activities`. The Pit comes from the client's `PitPlugin` when it
     was connected with one (then `activity_specs` belong to that plugin), else from `plugin`
-    or a new one built from `settings`."""
+    or a new one built from `settings`. `interceptors` run outside the Pit's own."""
     plugins: list[PitPlugin] = []
     if not has_pit_plugin(client.config().get("plugins", [])):
         plugins.append(
@@ -54,6 +55,7 @@ def build_worker(
         task_queue=queue,
         activities=own,
         plugins=plugins,
+        interceptors=interceptors,
         # synchronous user activities run on threads; async ones on the event loop
         activity_executor=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="pit-activity"),
         max_concurrent_activities=limit,

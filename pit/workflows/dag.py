@@ -15,11 +15,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
-    ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    FailureError,
     is_cancelled_exception,
 )
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -45,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_handover import next_run_input
-    from pit.workflows.dag_models import on_model_host
+    from pit.workflows.dag_models import HotPlacements, on_model_host
     from pit.workflows.dag_resources import hold_resources
 
 CHILD_TAGS_PATCH = "pit-child-dag-tags"
@@ -69,6 +70,7 @@ class DagWorkflow:
         self._crashed: Exception | None = None
         self._live: set[asyncio.Task[None]] = set()
         self._arbiters = ArbiterLink()
+        self._hot = HotPlacements()
 
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
@@ -207,8 +209,15 @@ class DagWorkflow:
             self._end(node_id, NodeState.CANCELLED)
         except Exception as bug:
             # a bug in this workflow's own code: fail the workflow task (Temporal retries it,
-            # so a fixed worker can carry on) rather than leave the node running forever
-            self._crashed = bug
+            # so a fixed worker can carry on) rather than leave the node running forever. A
+            # Temporal failure raised from the run would close it instead, maybe while a
+            # local activity is out: sdk-core then puts its marker after the close command
+            # and the task fails forever (temporalio/sdk-rust#659)
+            self._crashed = (
+                RuntimeError(f"unexpected {type(bug).__name__}: {bug}")
+                if isinstance(bug, FailureError)
+                else bug
+            )
             self._changed = True
 
     async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
@@ -251,6 +260,18 @@ class DagWorkflow:
         timeout = spec.timeout_of(node)
 
         async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
+            if node.local:
+                return await workflow.execute_local_activity(
+                    activity,
+                    inputs,
+                    activity_id=activity_id,
+                    start_to_close_timeout=timeout,
+                    retry_policy=retry_policy(retry),
+                    # a cancelled node ends when its activity has: the run never closes
+                    # while a local activity is out (temporalio/sdk-rust#659)
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    summary=f"{node.id}: {activity} (local)",
+                )
             return await workflow.execute_activity(
                 activity,
                 inputs,
@@ -265,8 +286,10 @@ class DagWorkflow:
 
         try:
             pickup = spec.defaults.model_pickup
-            result = await on_model_host(node, self._nodes[node.id], timeout, pickup, run_on)
-        except ActivityError as error:
+            result = await on_model_host(
+                node, self._nodes[node.id], timeout, pickup, run_on, self._hot
+            )
+        except FailureError as error:  # a local activity's failure arrives unwrapped
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
             raise activity_failure(error, retry) from None

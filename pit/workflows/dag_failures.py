@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    RetryState,
+    TimeoutError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pit.dag.spec import RetrySpec
@@ -31,10 +37,13 @@ def retry_policy(retry: RetrySpec) -> RetryPolicy:
     )
 
 
-def activity_failure(error: ActivityError, retry: RetrySpec) -> NodeFailed:
-    cause = error.cause
+def activity_failure(error: FailureError, retry: RetrySpec) -> NodeFailed:
+    """What an activity's failure says: an `ActivityError` around its cause, or (a local
+    activity's) the cause itself."""
+    cause = error.cause if isinstance(error, ActivityError) else error
     attempts: int | None = None
-    if error.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
+    retry_state = error.retry_state if isinstance(error, ActivityError) else None
+    if retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
         attempts = retry.max_attempts
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None

@@ -484,3 +484,75 @@ async def test_a_host_configured_by_settings_loads_its_model_through_ollama(
         assert loads and loads[0]["model"] == "llama3.2:3b" and "keep_alive" in loads[0]
     finally:
         await ollama.stop()
+
+
+async def test_a_hot_model_node_runs_without_a_warm_activity_and_still_counts_as_a_use(
+    fleet: Fleet,
+) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600), ("embed", 100)))
+    await alpha.pool.warm("llm")
+    await alpha.pool.warm("embed")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "embed"), "hot"))
+    uses: list[tuple[str, str | None]] = []
+    alpha.pool.add_acquire_listener(lambda model, session, hit: uses.append((model, session)))
+    chain = [
+        {"id": "a", "activity": "test.where", "model": "llm"},
+        {"id": "b", "activity": "test.where", "model": "embed", "depends_on": ["a"]},
+        {"id": "c", "activity": "test.where", "model": "llm", "depends_on": ["b"]},
+    ]
+    handle = await start_run(
+        fleet.client, parse_dag({"name": "hot", "nodes": chain}), task_queue=fleet.queue
+    )
+    status = await asyncio.wait_for(handle.result(), 60)
+
+    assert status.status is RunState.SUCCEEDED
+    assert {node.output for node in status.nodes.values()} == {alpha.queue}
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        async for event in fleet.client.get_workflow_handle(handle.id).fetch_history_events()
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "pit.pool.warm" not in scheduled
+    assert scheduled.count("test.where") == 3
+    # c went where the run had found llm hot, without asking the registry again
+    assert scheduled.count("pit.pool.place") == 2
+    assert (
+        status.nodes["c"].reason
+        == f"model llm on {alpha.name}: hot there (placed earlier in this run)"
+    )
+    # the host saw the run's sequence of models, as the run's uses (its predictor's input)
+    assert [use for use in uses if use[1] == handle.id] == [
+        ("llm", handle.id),
+        ("embed", handle.id),
+        ("llm", handle.id),
+    ]
+
+
+async def test_concurrent_nodes_on_a_model_are_placed_not_sent_after_the_first(
+    fleet: Fleet,
+) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    await alpha.pool.warm("llm")
+    await _eventually(lambda: _is(fleet.state_on("alpha", "llm"), "hot"))
+    nodes = [
+        {"id": "first", "activity": "test.where", "model": "llm"},
+        *(
+            {"id": f"then{i}", "activity": "test.where", "model": "llm", "depends_on": ["first"]}
+            for i in range(3)
+        ),
+    ]
+    handle = await start_run(
+        fleet.client, parse_dag({"name": "fan", "nodes": nodes}), task_queue=fleet.queue
+    )
+    status = await asyncio.wait_for(handle.result(), 60)
+
+    assert status.status is RunState.SUCCEEDED
+    reasons = sorted(node.reason or "" for node in status.nodes.values())
+    # one of the three reuses where `first` ran; the two started while it ran ask the registry
+    assert sum("placed earlier" in reason for reason in reasons) == 1
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        async for event in fleet.client.get_workflow_handle(handle.id).fetch_history_events()
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.count("pit.pool.place") == 3

@@ -135,15 +135,18 @@ async def arbiter(client: Client, settings: Settings, folder: Path) -> list[Path
     return [await _save(run.workflow, "dag-resources"), await _save(entity, "arbiter")]
 
 
+ONE_MODEL = PoolConfig(
+    memory_budget=2 * 1024**3,
+    models=(ModelSpec(id="llm", memory_bytes=1024**3, load_seconds=0.01),),
+    prewarm=PrewarmOptions(enabled=False),
+)
+"""A host's pool in the pool scenarios: one small model that loads at once."""
+
+
 async def pool_registry(client: Client, settings: Settings, folder: Path) -> list[Path]:
     """A host publishing its pool, and a model node placed and warmed on that host."""
-    config = PoolConfig(
-        memory_budget=2 * 1024**3,
-        models=(ModelSpec(id="llm", memory_bytes=1024**3, load_seconds=0.01),),
-        prewarm=PrewarmOptions(enabled=False),
-    )
     async with pool_host(
-        client, settings, config=config, name="replay-host", use_entry_points=False
+        client, settings, config=ONE_MODEL, name="replay-host", use_entry_points=False
     ) as host:
         assert host is not None and host.worker is not None
         async with host.worker:
@@ -157,6 +160,39 @@ async def pool_registry(client: Client, settings: Settings, folder: Path) -> lis
     registry = client.get_workflow_handle(f"pit-pool-registry-{QUEUE}")
     await registry.terminate("recorded")
     return [await _save(run.workflow, "dag-model-node"), await _save(registry, "pool-registry")]
+
+
+async def dag_model_hot(client: Client, settings: Settings, folder: Path) -> list[Path]:
+    """Nodes on a hot model (its use in the node's activity; the second goes where the first
+    found it hot, without a placement) and a local node."""
+    async with pool_host(
+        client, settings, config=ONE_MODEL, name="replay-hot", use_entry_points=False
+    ) as host:
+        assert host is not None and host.worker is not None
+        async with host.worker:
+            await host.pool.warm("llm")
+            await _eventually(lambda: _has_hot(client, "replay-hot", "llm"))
+            dag = {
+                "name": "hot",
+                "nodes": [
+                    {"id": "ask", "activity": "pit.echo", "model": "llm"},
+                    {"id": "again", "activity": "pit.echo", "model": "llm", "depends_on": ["ask"]},
+                    {"id": "tidy", "activity": "pit.echo", "local": True, "depends_on": ["again"]},
+                ],
+            }
+            run = await PitClient(client, settings).runs.start(dag, task_queue=QUEUE)
+            await run.result()
+    registry = client.get_workflow_handle(f"pit-pool-registry-{QUEUE}")
+    await registry.terminate("recorded")
+    return [await _save(run.workflow, "dag-model-hot")]
+
+
+async def _has_hot(client: Client, host: str, model: str) -> bool:
+    for snapshot in await registry_hosts(client, task_queue=QUEUE):
+        found = snapshot.model(model) if snapshot.host == host else None
+        if found is not None and found.state == "hot":
+            return True
+    return False
 
 
 async def _has_host(client: Client, host: str) -> bool:
@@ -231,6 +267,7 @@ SCENARIOS = {
     "dag_child_tagged": dag_child_tagged,
     "arbiter": arbiter,
     "pool_registry": pool_registry,
+    "dag_model_hot": dag_model_hot,
     "stale_cleanup": stale_cleanup,
     "stale_scheduled": stale_scheduled,
 }

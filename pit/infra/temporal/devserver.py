@@ -3,8 +3,8 @@
 One server per state directory. The process that starts it holds an exclusive lock on
 `<state>/temporal.lock` and publishes its address in `<state>/temporal.json`; another `pit`
 in the same state directory finds the lock taken and attaches to that server instead of
-starting a second one on the same database. Persistence is SQLite (`<state>/temporal.db`),
-logs go to `<state>/temporal.log`. The server runs in its own session, so a Ctrl-C reaches
+starting a second one on the same database. Persistence is SQLite (`<state>/temporal.db`) in
+WAL mode, logs go to `<state>/temporal.log`. The server runs in its own session, so a Ctrl-C reaches
 `pit` first, which drains its worker and then stops the server (SIGTERM, then SIGKILL).
 """
 
@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError
@@ -88,9 +89,11 @@ async def embedded_server(
     ui_port: int | None = None,
     ui: bool = True,
     ui_codec_endpoint: str | None = None,
+    sync: Sync = "normal",
 ) -> AsyncIterator[DevServerInfo]:
     """Start the state dir's dev server, or attach to the one another `pit` runs there.
-    `ui_codec_endpoint`: the codec server its web UI decodes payloads with (`pit dev`)."""
+    `ui_codec_endpoint`: the codec server its web UI decodes payloads with (`pit dev`).
+    `sync` is SQLite's `synchronous` setting (see `sqlite_pragmas`)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     lock_file = (state_dir / "temporal.lock").open("a+")
     try:
@@ -100,7 +103,7 @@ async def embedded_server(
             yield await _attach(state_dir)
             return
         _stop_orphan(state_dir)
-        server = _DevServer(state_dir, namespace, port or free_port(), ui_port, ui)
+        server = _DevServer(state_dir, namespace, port or free_port(), ui_port, ui, sync)
         server.ui_codec_endpoint = ui_codec_endpoint
         await server.start()
         try:
@@ -146,11 +149,31 @@ def _stop_orphan(state_dir: Path) -> None:
         time.sleep(0.5)
 
 
+Sync = Literal["normal", "full"]
+
+
+def sqlite_pragmas(sync: Sync) -> list[str]:
+    """`--sqlite-pragma` flags: a write-ahead log, synced at checkpoints (`normal`) or at
+    every commit (`full`). A commit is in the log before the server answers, so a killed
+    server or `pit` loses nothing either way; `normal` can lose the commits since the last
+    checkpoint to a power cut or an OS crash (the database stays consistent). The rollback
+    journal SQLite uses by default syncs several times per commit: 2-3x slower here
+    (`python -m bench.server_bench`)."""
+    return ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", f"synchronous={sync}"]
+
+
 class _DevServer:
     def __init__(
-        self, state_dir: Path, namespace: str, port: int, ui_port: int | None, ui: bool
+        self,
+        state_dir: Path,
+        namespace: str,
+        port: int,
+        ui_port: int | None,
+        ui: bool,
+        sync: Sync = "normal",
     ) -> None:
         self.state_dir = state_dir
+        self.sync: Sync = sync
         self.namespace = namespace
         self.port = port
         self.ui_port = (ui_port or free_port()) if ui else None
@@ -178,6 +201,7 @@ class _DevServer:
             str(free_port()),
             "--db-filename",
             str(self.state_dir / "temporal.db"),
+            *sqlite_pragmas(self.sync),
             "--log-level",
             "warn",
             *dev_server_flags(),
@@ -314,4 +338,11 @@ def _last_line(path: Path) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-__all__ = ["DevServerInfo", "embedded_server", "free_port", "temporal_binary"]
+__all__ = [
+    "DevServerInfo",
+    "Sync",
+    "embedded_server",
+    "free_port",
+    "sqlite_pragmas",
+    "temporal_binary",
+]

@@ -98,6 +98,7 @@ async def _open(
         ui_port=temporal.ui_port,
         ui=ui,
         ui_codec_endpoint=ui_codec_endpoint,
+        sync=temporal.embedded_sync,
     ) as server:
         client = await connect(
             temporal,
