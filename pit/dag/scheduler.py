@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
 from pit.dag.graph import Topology
 from pit.dag.options import Trigger
@@ -22,7 +23,7 @@ from pit.dag.status import NodeState, NodeStatus, SkipCause
 
 _PASSED, _SKIPPED, _FAILED = 1, 2, 4
 """What a waiting node has seen of its finished parents (bits)."""
-_READY = "ready"
+_READY: Literal["ready"] = "ready"
 
 
 class Scheduler:
@@ -59,7 +60,7 @@ class Scheduler:
             decision = self._decide(node_id, remaining, seen)
             if decision == _READY:
                 self._ready.append(position)
-            elif decision is not None:
+            elif isinstance(decision, NodeState):
                 self._settle(node_id, decision)
             else:
                 self._waiting[node_id] = remaining
@@ -85,6 +86,15 @@ class Scheduler:
             self._set(node_id, NodeState.RUNNING)
             taken.append(node_id)
         return taken
+
+    def hold(self, node_id: str) -> None:
+        """Mark a ready node running without handing it out: after a restart, a map node whose
+        items were carried over, or an approval that still waits, goes on where it was."""
+        position = self._position[node_id]
+        assert position in self._ready, f"{node_id} is not ready"
+        self._ready.remove(position)
+        heapq.heapify(self._ready)
+        self._set(node_id, NodeState.RUNNING)
 
     def finish(self, node_id: str, state: NodeState) -> None:
         """Record a finished node and release, skip or fail what depended on it."""
@@ -127,15 +137,15 @@ class Scheduler:
                 if decision is None:
                     continue
                 del self._waiting[child], self._seen[child]
-                if decision == _READY:
-                    heapq.heappush(self._ready, self._position[child])
-                else:
+                if isinstance(decision, NodeState):
                     self._settle(child, decision, parent)
                     stack.append(child)
+                else:
+                    heapq.heappush(self._ready, self._position[child])
 
     def _decide(
         self, node_id: str, remaining: int, seen: int, last: str | None = None
-    ) -> NodeState | str | None:
+    ) -> NodeState | Literal["ready"] | None:
         """Ready, a final state, or None to wait for more parents (see `Trigger`)."""
         trigger = self.triggers.get(node_id, Trigger.ALL_SUCCEEDED)
         if trigger is Trigger.ALL_SUCCEEDED and seen & _FAILED:
