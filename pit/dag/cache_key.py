@@ -44,7 +44,8 @@ def canonical_json(value: Any) -> bytes:
             allow_nan=False,
         )
     except (TypeError, ValueError) as error:
-        raise CacheKeyError.for_field("inputs", value, f"has no canonical JSON form: {error}")
+        rule = f"has no canonical JSON form: {error}"
+        raise CacheKeyError.for_field("inputs", value, rule) from None
     return text.encode()
 
 
