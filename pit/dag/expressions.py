@@ -51,7 +51,8 @@ class Condition(BaseModel):
     source: str
     """The CEL that was checked: each reference replaced by its variable."""
     references: tuple[str, ...]
-    """The inside of each `${...}`, in order: `_r<i>` stands for `references[i]`."""
+    """The inside of each distinct `${...}`, in order of first use: `_r<i>` stands for
+    `references[i]`."""
 
     @property
     def per_item(self) -> bool:
@@ -181,10 +182,12 @@ def _replace_reference(
         parse_reference(inner, field)
     except InvalidInputError as error:
         raise _at(field, text, start, error.details.get("rule", _REFERENCE_RULE)) from None
-    if len(references) == MAX_CONDITION_REFERENCES:
-        raise _at(field, text, start, f"over {MAX_CONDITION_REFERENCES} references")
-    variable = _VARIABLE.format(len(references))
-    references.append(inner.strip())
+    inner = inner.strip()
+    if inner not in references:  # one variable per distinct reference: resolved once
+        if len(references) == MAX_CONDITION_REFERENCES:
+            raise _at(field, text, start, f"over {MAX_CONDITION_REFERENCES} references")
+        references.append(inner)
+    variable = _VARIABLE.format(references.index(inner))
     out.append(variable.ljust(end + 1 - start))
     return end + 1
 

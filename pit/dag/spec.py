@@ -152,10 +152,12 @@ class NodeSpec(_Strict):
             raise ValueError("inputs is a mapping, or exactly one ${...} reference")
         return _check_inputs_size(value)
 
-    @field_validator("for_each")
+    @field_validator("for_each", mode="before")
     @classmethod
-    def _list_or_reference(cls, value: str | list[Any] | None) -> str | list[Any] | None:
-        if isinstance(value, str) and REFERENCE.fullmatch(value.strip()) is None:
+    def _list_or_reference(cls, value: Any) -> Any:
+        # before the str | list union: one problem line, not one per member
+        is_reference = isinstance(value, str) and REFERENCE.fullmatch(value.strip()) is not None
+        if not (is_reference or value is None or isinstance(value, list)):
             raise ValueError("for_each is a list, or exactly one ${...} reference to a list")
         if isinstance(value, list) and len(value) > MAX_MAP_ITEMS:
             raise ValueError(f"{len(value)} items, over the limit of {MAX_MAP_ITEMS:,}")
