@@ -85,7 +85,7 @@ def test_a_value_that_cannot_decide_raises_a_condition_error(
 
 
 def test_a_missing_key_in_a_reference_fails_as_it_does_in_inputs() -> None:
-    with pytest.raises(InvalidInputError, match="nodes.check.output has no 'lines'"):
+    with pytest.raises(InvalidInputError, match=r"nodes\.check\.output has no 'lines'"):
         when(KIND_AND_SIZE, {"check": {"kind": "python"}})
 
 
