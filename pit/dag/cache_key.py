@@ -83,6 +83,15 @@ def cache_prefix(dag_name: str, node_id: str | None = None) -> str:
     return prefix if node_id is None else f"{prefix}{_segment(node_id)}/"
 
 
+def cache_metadata(run_id: str, node_id: str, key_hex: str, item: int | None) -> dict[str, str]:
+    """What a cached output is stored with: the run (and node, item) that produced it, which
+    status shows beside `cached` when another run reuses it."""
+    metadata = {"pit.cache.run": run_id, "pit.cache.node": node_id, "pit.cache.key": key_hex}
+    if item is not None:
+        metadata["pit.cache.item"] = str(item)
+    return metadata
+
+
 def is_fresh(stored_at: datetime, ttl: timedelta, now: datetime) -> bool:
     """A stored output may be reused while younger than the ttl the reading run's file gives
     (so shortening the ttl takes effect at once). One stored "in the future" (clocks apart)

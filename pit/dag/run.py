@@ -59,19 +59,38 @@ class CarriedState(BaseModel):
     started_at: datetime
     packed_nodes: bytes
     progress_marks: int = 0
+    packed_maps: bytes | None = None
+    """The items of every map node that has expanded, by node id (`MapItems.items`), packed
+    like the nodes. A map's list itself is not carried: it is resolved again, the same."""
 
     @classmethod
     def pack(
-        cls, started_at: datetime, nodes: dict[str, NodeStatus], progress_marks: int
+        cls,
+        started_at: datetime,
+        nodes: dict[str, NodeStatus],
+        progress_marks: int,
+        maps: dict[str, list[NodeStatus]] | None = None,
     ) -> CarriedState:
         data = _NODES.dump_json(nodes, exclude_defaults=True)
-        return cls(started_at=started_at, packed_nodes=pack(data), progress_marks=progress_marks)
+        packed_maps = pack(_MAPS.dump_json(maps, exclude_defaults=True)) if maps else None
+        return cls(
+            started_at=started_at,
+            packed_nodes=pack(data),
+            progress_marks=progress_marks,
+            packed_maps=packed_maps,
+        )
 
     def nodes(self) -> dict[str, NodeStatus]:
         return _NODES.validate_json(unpack(self.packed_nodes))
 
+    def maps(self) -> dict[str, list[NodeStatus]]:
+        if self.packed_maps is None:
+            return {}
+        return _MAPS.validate_json(unpack(self.packed_maps))
+
 
 _NODES: TypeAdapter[dict[str, NodeStatus]] = TypeAdapter(dict[str, NodeStatus])
+_MAPS: TypeAdapter[dict[str, list[NodeStatus]]] = TypeAdapter(dict[str, list[NodeStatus]])
 
 
 class RunPlan(BaseModel):
@@ -143,6 +162,23 @@ class StatusPage(BaseModel):
 
     offset: int = Field(default=0, ge=0)
     limit: int | None = Field(default=None, ge=0)
+
+
+class ItemsPage(BaseModel):
+    """Arguments of the `items` query (`pit dag status RUN --node ID`): a map node's items."""
+
+    node: str
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=500, ge=0, le=2000)
+
+
+class NodeItems(BaseModel):
+    """The answer: items `offset ..` of `total`, in item order (`pit.dag.mapping.item_page`)."""
+
+    node: str
+    total: int
+    offset: int
+    items: list[NodeStatus]
 
 
 STATUS_PAGE = 2000

@@ -16,6 +16,7 @@ from pit.dag.cache_key import (
     CacheKeyError,
     cache_artifact_name,
     cache_key,
+    cache_metadata,
     cache_prefix,
     canonical_json,
     is_fresh,
@@ -121,3 +122,17 @@ def test_an_entry_is_fresh_while_younger_than_the_ttl() -> None:
     assert is_fresh(stored, ttl, stored + timedelta(days=7) - timedelta(milliseconds=1))
     assert not is_fresh(stored, ttl, stored + timedelta(days=7))
     assert is_fresh(stored, ttl, stored - timedelta(hours=1))  # clocks apart
+
+
+def test_the_metadata_names_the_producing_run_with_valid_keys() -> None:
+    from pit.artifacts.names import check_meta_key
+
+    metadata = cache_metadata("review-1a2b", "files", "f" * 64, 3)
+    assert metadata == {
+        "pit.cache.run": "review-1a2b",
+        "pit.cache.node": "files",
+        "pit.cache.key": "f" * 64,
+        "pit.cache.item": "3",
+    }
+    assert all(check_meta_key(key) == key for key in metadata)
+    assert "pit.cache.item" not in cache_metadata("r", "n", "0" * 64, None)
