@@ -37,8 +37,14 @@ def check_features(node: NodeSpec, position: int, ids: Mapping[str, int]) -> Fea
             )
         for fld, ref in _item_references(node, where):
             check.problems.append(f"{fld}: '${{{ref.text}}}': {_ITEM_RULE}")
-    elif isinstance(node.for_each, str):
-        _reference(check, f"{where}.for_each", node.for_each.strip()[2:-1], ids, items=False)
+    else:
+        if node.dag is not None:
+            check.problems.append(
+                f"{where}.for_each: {_shown(node.for_each)}: a map runs an activity per item; "
+                "a child graph per item is not supported"
+            )
+        if isinstance(node.for_each, str):
+            _reference(check, f"{where}.for_each", node.for_each.strip()[2:-1], ids, items=False)
     if node.when is not None:
         _condition(check, node, f"{where}.when", ids)
     if node.approval is not None:
@@ -81,6 +87,8 @@ def _reference(
     elif reference.node is not None:
         if reference.node not in ids:
             check.problems.append(f"{fld}: '${{{reference.text}}}': no node {reference.node!r}")
+        elif ids[reference.node] == position_of(fld):
+            check.problems.append(f"{fld}: '${{{reference.text}}}': a node cannot need itself")
         elif reference.node not in check.needs:
             check.needs.append(reference.node)
 
@@ -149,6 +157,11 @@ def _cache_problems(node: NodeSpec, where: str) -> list[str]:
         for i, name in enumerate(keys)
         if name not in node.inputs
     ]
+
+
+def position_of(fld: str) -> int:
+    """The node position a field path starts with (`nodes[3].when` -> 3)."""
+    return int(fld[len("nodes[") : fld.index("]")])
 
 
 def _shown(value: Any) -> str:

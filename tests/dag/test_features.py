@@ -204,3 +204,26 @@ def test_the_compiled_form_carries_triggers_and_kinds_and_nothing_new_for_old_fi
     assert featured.kind("a") is NodeKind.MAP and featured.kind("b") is None
     assert featured.node("b").cache.ttl.days == 7
     assert featured.node("a").max_parallel == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"when": "${nodes.a.output} == 1"}, "nodes[0].when: '${nodes.a.output}': a node cannot"),
+        ({"for_each": "${nodes.a.output}"}, "nodes[0].for_each: '${nodes.a.output}': a node"),
+    ],
+)
+def test_a_node_cannot_refer_to_itself_in_when_or_for_each(
+    fields: dict[str, Any], expected: str
+) -> None:
+    found = problems(dag(node("a", **fields)))
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_a_map_over_a_child_graph_is_refused() -> None:
+    child = {"name": "inner", "nodes": [node("x")]}
+    found = problems(dag({"id": "sub", "dag": child, "for_each": [1, 2]}))
+    assert found == [
+        "nodes[0].for_each: [...]: a map runs an activity per item; a child graph per item is "
+        "not supported"
+    ]
