@@ -107,7 +107,7 @@ def evaluate(condition: Condition, values: Sequence[Any], field: str) -> bool:
     data = {_VARIABLE.format(i): value for i, value in enumerate(values)}
     try:
         result = _program(condition.source).eval(data=data)
-    except RuntimeError as error:  # the library raises for some bad values
+    except (RuntimeError, TypeError, ValueError) as error:  # raised for some bad values
         raise ConditionError.for_field(field, condition.text, _cel_message(str(error))) from None
     kind = result.type()
     if kind == cel.Type.BOOL:
