@@ -33,7 +33,14 @@ from temporalio.client import Client
 
 from bench.dag_bench import percentile
 from pit.arbitration import Arbiter, ArbiterConfig, Release, Request, Submit
-from pit.cli._dag_client import run_status, start_run
+from pit.client.arbiter import (
+    ArbiterInput,
+    acquire_grant,
+    arbiter_status,
+    ensure_arbiter,
+    release_grant,
+)
+from pit.client.runs import run_status, start_run
 from pit.common.config import load_settings
 from pit.common.errors import PitError
 from pit.dag.graph import parse_dag
@@ -43,13 +50,6 @@ from pit.infra.temporal.devserver import embedded_server
 from pit.pool import ModelSpec, PoolConfig
 from pit.workers import build_worker
 from pit.workers.pool_host import pool_host
-from pit.workflows.arbiter_client import (
-    ArbiterInput,
-    acquire_grant,
-    arbiter_status,
-    ensure_arbiter,
-    release_grant,
-)
 from pit.workflows.pool import place_model, registry_hosts
 
 STARTS: dict[str, float] = {}

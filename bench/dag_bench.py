@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 from bench.dag_baselines import GatherWorkflow, SequenceWorkflow
 from pit.activities import echo
-from pit.cli._dag_client import run_progress, start_run
+from pit.client.runs import start_run
 from pit.common.config import load_settings
 from pit.dag.graph import parse_dag
 from pit.dag.status import RunState
@@ -98,7 +98,7 @@ async def checkpoint_latency(client: Client, queue: str, count: int) -> list[flo
     seen: dict[int, float] = {}
     done = 0
     while done < count:
-        progress = await run_progress(client, handle.id)
+        progress = await handle.progress()
         now = time.perf_counter()
         if progress is not None and progress.done > done:
             for finished in range(done, progress.done):

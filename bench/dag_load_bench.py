@@ -38,7 +38,7 @@ from temporalio.service import RPCError
 import pit.dag.graph
 import pit.dag.limits
 from bench.dag_bench import lanes
-from pit.cli._dag_client import prepare_run, start_run
+from pit.client.runs import prepare_run, start_run
 from pit.common.config import load_settings
 from pit.common.files import parse_yaml, read_structured
 from pit.dag.compiled import compile_graph

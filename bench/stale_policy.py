@@ -29,7 +29,7 @@ from pit.stale import (
     placement_savings,
     required_windows,
 )
-from pit.stale.reference import ReferenceEvaluator
+from tests.stale.reference import ReferenceEvaluator
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 BATCH = 10_000

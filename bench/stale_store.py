@@ -27,9 +27,9 @@ from pit.artifacts.store import ArtifactStore
 from pit.common.clock import ManualClock
 from pit.infra.blob_local import LocalBlobStore
 from pit.infra.sqlite_index import SqliteIndex
-from pit.infra.stale_manager import StaleManager
 from pit.infra.stale_plans import PlanStore
 from pit.stale import parse_policy
+from pit.stale.manager import StaleManager
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stale"

@@ -7,10 +7,9 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
+from pit.arbitration.protocol import GRANT_SIGNAL, ArbiterInput, EnsureArbiter, Outgoing
+from pit.client.arbiter import ensure_arbiter
 from pit.common.errors import NotFoundError
-from pit.workflows.arbiter import ArbiterInput
-from pit.workflows.arbiter_client import ensure_arbiter
-from pit.workflows.grants import GRANT_SIGNAL, EnsureArbiter, Outgoing
 
 
 @activity.defn(name="pit.arbiter.ensure")

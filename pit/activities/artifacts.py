@@ -1,7 +1,7 @@
 """Artifact activities: DAG nodes store outputs and later nodes fetch them by reference.
 
 A stored output travels as a small reference, `{"artifact": name, "version": n, "digest":
-"sha256:..."}`, which `artifacts.get` accepts as it is (`inputs: ${nodes.a.output}`).
+"sha256:..."}`, which `pit.artifacts.get` accepts as it is (`inputs: ${nodes.a.output}`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import activity
 
 from pit.artifacts.index_port import Filter, MetaValue, SearchHit
-from pit.artifacts.maintenance import read_head
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE
 from pit.artifacts.store import ArtifactStore
 from pit.common.errors import IntegrityError, InvalidInputError
@@ -67,7 +66,7 @@ class PutOutput(ArtifactRef):
 class GetInput(_Input):
     """A reference (`digest` optional: when given it must match) and how to return bytes.
 
-    Other keys are ignored, so a whole `artifacts.put` output is a valid input.
+    Other keys are ignored, so a whole `pit.artifacts.put` output is a valid input.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -114,14 +113,20 @@ class IndexOutput(BaseModel):
 class ArtifactActivities:
     """The artifact store's operations as activities; register the bound methods."""
 
-    def __init__(self, store: ArtifactStore) -> None:
-        self.store = store
+    def __init__(self, store: ArtifactStore | Callable[[], ArtifactStore]) -> None:
+        """`store`, or a function that opens it on first use (a worker that never runs an
+        artifact activity creates no store)."""
+        self._store = store
+
+    @property
+    def store(self) -> ArtifactStore:
+        return self._store if isinstance(self._store, ArtifactStore) else self._store()
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this class, bound, for a worker to register."""
         return [self.put, self.get, self.search, self.index]
 
-    @activity.defn(name="artifacts.put")
+    @activity.defn(name="pit.artifacts.put")
     async def put(self, inputs: PutInput) -> PutOutput:
         if inputs.text is not None:
             content: bytes | Path = inputs.text.encode()
@@ -149,7 +154,7 @@ class ArtifactActivities:
             deduplicated=result.deduplicated,
         )
 
-    @activity.defn(name="artifacts.get")
+    @activity.defn(name="pit.artifacts.get")
     async def get(self, inputs: GetInput) -> GetOutput:
         manifest = await self.store.manifest(inputs.artifact, inputs.version)
         if inputs.digest is not None and inputs.digest != manifest.digest:
@@ -187,7 +192,7 @@ class ArtifactActivities:
             rule = "content is not UTF-8 text: ask for encoding base64"
             raise InvalidInputError.for_field("encoding", "text", rule) from None
 
-    @activity.defn(name="artifacts.search")
+    @activity.defn(name="pit.artifacts.search")
     async def search(self, inputs: SearchInput) -> SearchOutput:
         hits = await self.store.search(
             inputs.query,
@@ -197,13 +202,13 @@ class ArtifactActivities:
         )
         return SearchOutput(hits=hits)
 
-    @activity.defn(name="artifacts.index")
+    @activity.defn(name="pit.artifacts.index")
     async def index(self, inputs: IndexInput) -> IndexOutput:
         if inputs.artifact is None:
             report = await self.store.reindex()
             return IndexOutput(indexed=report.indexed)
         manifest = await self.store.manifest(inputs.artifact, inputs.version)
-        head = await read_head(self.store, manifest)
+        head = await self.store.read_head(manifest)
         await self.store.index.index(self.store.document(manifest, head))
         return IndexOutput(indexed=1)
 

@@ -3,15 +3,25 @@ host's pool, and `pit.pool.place` on the default queue, asking the registry wher
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from temporalio import activity
 
-from pit.pool.placement import Placement
-from pit.workflows.pool import PlaceRequest, place_model
+from pit.client.pool import place_model
+from pit.pool import ModelPool
+from pit.pool.placement import HostSnapshot, Placement
+from pit.pool.protocol import ModelRef, PlaceRequest, WarmRequest
 
-if TYPE_CHECKING:
-    from pit.workers.pool_host import PoolHost
+
+class Host(Protocol):
+    """The pool host these activities serve (`pit.workers.pool_host.PoolHost`)."""
+
+    @property
+    def pool(self) -> ModelPool: ...
+
+    def snapshot(self) -> HostSnapshot: ...
+
+    def model_view(self, model_id: str) -> dict[str, Any]: ...
 
 
 @activity.defn(name="pit.pool.place")
@@ -28,22 +38,22 @@ async def place(request: PlaceRequest) -> Placement:
 class PoolActivities:
     """The activities of one host's pool."""
 
-    def __init__(self, host: PoolHost) -> None:
+    def __init__(self, host: Host) -> None:
         self.host = host
 
     @activity.defn(name="pit.pool.warm")
-    async def warm(self, model: str, session: str | None = None) -> dict[str, Any]:
-        """Make `model` hot here. With a `session` (a DAG run) it counts as a use: the
+    async def warm(self, request: WarmRequest) -> dict[str, Any]:
+        """Make the model hot here. With a `session` (a DAG run) it counts as a use: the
         predictor learns from it and a hit is counted; without one it is an operator's warm."""
-        async with self.host.pool.acquire(model, session=session):
+        async with self.host.pool.acquire(request.model, session=request.session):
             pass
-        return self.host.model_view(model)
+        return self.host.model_view(request.model)
 
     @activity.defn(name="pit.pool.cool")
-    async def cool(self, model: str) -> dict[str, Any]:
-        """Unload `model` here if it is hot and no lease holds it; `cooled` says whether."""
-        cooled = await self.host.pool.cool(model)
-        return {**self.host.model_view(model), "cooled": cooled}
+    async def cool(self, request: ModelRef) -> dict[str, Any]:
+        """Unload the model here if it is hot and no lease holds it; `cooled` says whether."""
+        cooled = await self.host.pool.cool(request.model)
+        return {**self.host.model_view(request.model), "cooled": cooled}
 
     @activity.defn(name="pit.pool.status")
     async def status(self) -> dict[str, Any]:

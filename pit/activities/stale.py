@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from pit.common.errors import InvalidInputError
-from pit.infra.stale_manager import StaleManager
 from pit.stale.evaluate import Action
+from pit.stale.manager import StaleManager
 from pit.stale.policy import parse_policy
+from pit.stale.protocol import PlanSummary
 
 
 class PlanRequest(BaseModel):
@@ -21,17 +22,6 @@ class PlanRequest(BaseModel):
 
     policy_text: str
     now: datetime
-
-
-class PlanSummary(BaseModel):
-    plan_id: str
-    deletes: int
-    demotes: int
-    promotes: int
-    bytes_affected: int
-    bytes_before: int
-    bytes_after: int
-    cost_saved_fraction: float
 
 
 class ApplyRequest(BaseModel):
@@ -50,7 +40,7 @@ class StaleActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [self.plan, self.apply]
 
-    @activity.defn(name="stale.plan")
+    @activity.defn(name="pit.stale.plan")
     async def plan(self, request: PlanRequest) -> PlanSummary:
         """A dry run of the policy, saved under its plan id; changes nothing."""
         try:
@@ -73,7 +63,7 @@ class StaleActivities:
             cost_saved_fraction=round(cost_saved, 4),
         )
 
-    @activity.defn(name="stale.apply")
+    @activity.defn(name="pit.stale.apply")
     async def apply(self, request: ApplyRequest) -> dict[str, Any]:
         """Re-checks every item, then soft-deletes and moves tiers; returns the report."""
         report = await self._manager().apply(request.plan_id, request.now)

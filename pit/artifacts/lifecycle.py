@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pit.artifacts.blob_port import BlobInfo, BlobTier
-from pit.artifacts.maintenance import all_manifests, read_head
+from pit.artifacts.maintenance import all_manifests
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.tombstone import Tombstone
 from pit.common.errors import (
@@ -104,7 +104,7 @@ async def undelete(store: ArtifactStore, tombstones: Sequence[Tombstone]) -> int
         except NotFoundError:
             continue
         try:
-            await store.index.index(store.document(manifest, await read_head(store, manifest)))
+            await store.index.index(store.document(manifest, await store.read_head(manifest)))
         except PitError as error:  # derived data: reindex catches up
             log.warning("index not updated for %s v%d: %s", name, version, error)
     return len(keys)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from pit.artifacts.blob_port import BlobStore
 from pit.artifacts.manifest import Manifest
-from pit.artifacts.results import ReindexReport, StoreStats
-from pit.artifacts.text import MAX_INDEXED_BYTES
-from pit.common.errors import IntegrityError, NotFoundError
-
-if TYPE_CHECKING:
-    from pit.artifacts.store import ArtifactStore
+from pit.artifacts.results import StoreStats
+from pit.common.errors import NotFoundError
 
 
 async def all_manifests(
@@ -53,33 +47,3 @@ async def stats(blobs: BlobStore) -> StoreStats:
         artifacts=len(names),
         versions=versions,
     )
-
-
-async def reindex(store: ArtifactStore) -> ReindexReport:
-    """Drop the index and rebuild it from the manifests (and the text of text artifacts)."""
-    await store.index.clear()
-    indexed = 0
-    names: set[str] = set()
-    async for manifest in all_manifests(store.blobs):
-        head = await read_head(store, manifest)
-        await store.index.index(store.document(manifest, head))
-        indexed += 1
-        names.add(manifest.name)
-    return ReindexReport(indexed=indexed, artifacts=len(names))
-
-
-async def read_head(store: ArtifactStore, manifest: Manifest) -> bytes:
-    """The first bytes of a version, enough for text extraction."""
-    head = bytearray()
-    stream = store.content_stream(manifest)
-    try:
-        async for piece in stream:
-            head += piece
-            if len(head) >= MAX_INDEXED_BYTES:
-                break
-    except (IntegrityError, NotFoundError):
-        return b""  # `verify` reports it; the version stays findable by its metadata
-    finally:
-        with contextlib.suppress(Exception):
-            await stream.aclose()  # type: ignore[attr-defined]
-    return bytes(head[:MAX_INDEXED_BYTES])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,10 +33,11 @@ from pit.artifacts.names import (
 )
 from pit.artifacts.query import INT_MAX, INT_MIN, INT_RULE
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
-from pit.artifacts.text import Extractor, extract_text, unified_diff
+from pit.artifacts.text import MAX_INDEXED_BYTES, Extractor, extract_text, unified_diff
 from pit.common.clock import Clock, SystemClock
 from pit.common.errors import (
     ConflictError,
+    IntegrityError,
     InvalidInputError,
     NotFoundError,
     PitError,
@@ -306,7 +308,32 @@ class ArtifactStore:
 
     async def reindex(self) -> ReindexReport:
         await self._require_store()
-        return await maintenance.reindex(self)
+        """Drop the index and rebuild it from the manifests (and the text of text artifacts)."""
+        await self.index.clear()
+        indexed = 0
+        names: set[str] = set()
+        async for manifest in maintenance.all_manifests(self.blobs):
+            await self.index.index(self.document(manifest, await self.read_head(manifest)))
+            indexed += 1
+            names.add(manifest.name)
+        return ReindexReport(indexed=indexed, artifacts=len(names))
+
+    async def read_head(self, manifest: Manifest) -> bytes:
+        """The first bytes of a version, enough for text extraction; empty when they cannot
+        be read (`verify` reports it; the version stays findable by its metadata)."""
+        head = bytearray()
+        stream = self.content_stream(manifest)
+        try:
+            async for piece in stream:
+                head += piece
+                if len(head) >= MAX_INDEXED_BYTES:
+                    break
+        except (IntegrityError, NotFoundError):
+            return b""
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+        return bytes(head[:MAX_INDEXED_BYTES])
 
     async def _require_store(self) -> None:
         """A store that was never created is an error to inspect, not an empty store."""

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from pit import __version__
 from pit.cli._failures import EXIT_OK, explain
 from pit.common.config import Settings, load_settings
 from pit.common.logging import configure_logging
+from pit.common.version import __version__
 
 
 @dataclass

@@ -15,7 +15,6 @@ from pit.cli._app import CliState, cli
 from pit.cli._output import emit_line, json_option
 from pit.common.config import Settings
 from pit.common.files import read_structured
-from pit.infra.temporal import open_temporal
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -86,10 +85,10 @@ def arbiter_status(state: CliState, domain: str, as_json: bool) -> None:
 
 
 async def _status(settings: Settings, domain: str, as_json: bool) -> None:
-    from pit.workflows.arbiter_client import arbiter_status as query_status
+    from pit.workers import local_pit
 
-    async with open_temporal(settings, ui=False) as session:
-        status = await query_status(session.client, domain)
+    async with local_pit(settings, worker=False) as pit:
+        status = await pit.arbiter.status(domain)
     if as_json:
         click.echo(json.dumps(status.model_dump(mode="json"), indent=2))
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import mimetypes
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,12 +15,10 @@ import click
 from pit.artifacts.hashing import READ_SIZE
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE, Manifest
 from pit.artifacts.query import parse_filter, parse_meta
-from pit.artifacts.store import ArtifactStore
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
+from pit.client.artifacts import ArtifactsClient, guess_media_type
 from pit.common.errors import IntegrityError, InvalidInputError
-from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.file_output import check_output, write_output
 
 T = TypeVar("T")
 
@@ -31,39 +28,19 @@ _store_option = click.option(
     metavar="URL",
     help="a path, file:///path or s3://bucket/prefix [storage.url, else <state-dir>/artifacts]",
 )
-_MEDIA_TYPES = {
-    ".md": "text/markdown",
-    ".txt": "text/plain",
-    ".log": "text/plain",
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".yaml": "application/yaml",
-    ".yml": "application/yaml",
-    ".toml": "application/toml",
-    ".py": "text/x-python",
-}
-_BUILTIN_TYPES = mimetypes.MimeTypes()  # the built-in table only: the same on every machine
 
 
 def _run(
-    state: CliState, store_url: str | None, work: Callable[[ArtifactStore], Awaitable[T]]
+    state: CliState, store_url: str | None, work: Callable[[ArtifactsClient], Awaitable[T]]
 ) -> T:
     async def main() -> T:
         field = "storage.url" if store_url is None else "--store"
-        store = open_artifact_store(state.settings, store_url=store_url, field=field)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
+        async with ArtifactsClient.from_settings(
+            state.settings, store_url=store_url, field=field
+        ) as artifacts:
+            return await work(artifacts)
 
     return asyncio.run(main())
-
-
-def guess_media_type(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    guessed = _MEDIA_TYPES.get(suffix) or _BUILTIN_TYPES.guess_type("x" + suffix)[0]
-    return guessed or DEFAULT_MEDIA_TYPE
 
 
 @cli.group()
@@ -107,12 +84,12 @@ def put(
     if media_type is None:
         media_type = DEFAULT_MEDIA_TYPE if path == "-" else guess_media_type(path)
 
-    async def work(store: ArtifactStore) -> None:
-        result = await store.put(
+    async def work(artifacts: ArtifactsClient) -> None:
+        result = await artifacts.put(
             name,
             content,
             media_type=media_type,
-            metadata=metadata,
+            meta=metadata,
             tags=tags,
             storage_class=storage_class,
         )
@@ -170,16 +147,16 @@ def get(
     """Write a version of NAME to standard output or to a file (-o)."""
 
     if output is not None:
-        check_output(output)  # refused before the store is read: nothing changes
+        ArtifactsClient.check_target(output, "-o")  # before the store is read: nothing changes
 
-    async def work(store: ArtifactStore) -> None:
-        reader = await store.open(name, version)
-        summary = _summary(reader.manifest)
+    async def work(artifacts: ArtifactsClient) -> None:
         if output is not None:
-            await write_output(reader.stream, output)
+            manifest = await artifacts.save(name, output, version, field="-o")
             if as_json:
-                emit_json({**summary, "path": str(output)})
+                emit_json({**_summary(manifest), "path": str(output)})
             return
+        reader = await artifacts.open(name, version)
+        summary = _summary(reader.manifest)
         if as_json:
             data = bytearray()
             async for piece in reader.stream:
@@ -211,8 +188,8 @@ def _summary(manifest: Manifest) -> dict[str, Any]:
 def log(state: CliState, name: str, store_url: str | None, as_json: bool) -> None:
     """The versions of NAME, newest first."""
 
-    async def work(store: ArtifactStore) -> None:
-        manifests = await store.versions(name)
+    async def work(artifacts: ArtifactsClient) -> None:
+        manifests = await artifacts.log(name)
         if as_json:
             emit_json([_summary(manifest) for manifest in manifests])
             return
@@ -238,8 +215,8 @@ def diff(
 ) -> None:
     """A unified diff between versions OLD and NEW of NAME (text only)."""
 
-    async def work(store: ArtifactStore) -> None:
-        text = await store.diff(name, old, new)
+    async def work(artifacts: ArtifactsClient) -> None:
+        text = await artifacts.diff(name, old, new)
         if as_json:
             emit_json({"name": name, "from": old, "to": new, "diff": text})
         else:
@@ -268,8 +245,8 @@ def search(
     """Find versions by their text (words, "phrases") and metadata filters."""
     conditions = [parse_filter(item) for item in filters]
 
-    async def work(store: ArtifactStore) -> None:
-        hits = await store.search(query, filters=conditions, limit=limit, latest_only=latest)
+    async def work(artifacts: ArtifactsClient) -> None:
+        hits = await artifacts.search(query, filters=conditions, limit=limit, latest=latest)
         if as_json:
             emit_json([hit.model_dump(mode="json") for hit in hits])
             return
@@ -287,8 +264,8 @@ def search(
 def stats(state: CliState, store_url: str | None, as_json: bool) -> None:
     """Bytes as readers see them, bytes stored, and what deduplication saved."""
 
-    async def work(store: ArtifactStore) -> None:
-        result = await store.stats()
+    async def work(artifacts: ArtifactsClient) -> None:
+        result = await artifacts.stats()
         if as_json:
             emit_json(result.model_dump(mode="json"))
             return
@@ -307,8 +284,8 @@ def verify(state: CliState, repair: bool, store_url: str | None, as_json: bool) 
     """Re-hash every blob and check every manifest against its blobs; list what is corrupt,
     missing or at odds (exit 1 if any). --repair: rebuild blobs from an intact copy first."""
 
-    async def work(store: ArtifactStore) -> None:
-        report = await store.verify(repair=repair)
+    async def work(artifacts: ArtifactsClient) -> None:
+        report = await artifacts.verify(repair=repair)
         if as_json:
             emit_json({**report.model_dump(mode="json"), "ok": report.ok})
         else:
@@ -344,8 +321,8 @@ def verify(state: CliState, repair: bool, store_url: str | None, as_json: bool) 
 def reindex(state: CliState, store_url: str | None, as_json: bool) -> None:
     """Rebuild the search index from the stored manifests and content."""
 
-    async def work(store: ArtifactStore) -> None:
-        report = await store.reindex()
+    async def work(artifacts: ArtifactsClient) -> None:
+        report = await artifacts.reindex()
         if as_json:
             emit_json(report.model_dump(mode="json"))
         else:

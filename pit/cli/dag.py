@@ -1,4 +1,4 @@
-"""`pit run FILE` and `pit dag status|cancel|list|resume`."""
+"""`pit run FILE` and `pit dag status|cancel|list|resume`, on `pit.client.RunsClient`."""
 
 from __future__ import annotations
 
@@ -12,33 +12,19 @@ from typing import Any
 import click
 from rich import progress as bars
 from rich.console import Console
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
 from pit.cli._app import CliState, cli
-from pit.cli._dag_client import (
-    cancel_run,
-    complete_status,
-    list_runs,
-    prepare_run,
-    reusable_nodes,
-    run_input,
-    run_progress,
-    run_status,
-    start_run,
-    stuck_reason,
-)
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.cli._workers import local_worker
+from pit.client.runs import RunHandle, compile_dag, next_run_id, prepare_run
 from pit.common.config import Settings
-from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
+from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.common.files import parse_json
-from pit.dag.compiled import CompiledDag, compile_graph
-from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id
-from pit.dag.loader import load_dag
+from pit.dag.compiled import CompiledDag
+from pit.dag.limits import check_run_id
 from pit.dag.status import DagStatus, NodeState, Progress, RunState
-from pit.infra.temporal import TemporalSession, open_temporal
-from pit.workers.worker import served_activity_names
+from pit.infra.temporal import TemporalSession
+from pit.workers import PitPlugin, local_pit
 
 EXIT_FAILED = 1
 
@@ -69,24 +55,25 @@ def run_command(
     if run_id is not None:
         check_run_id(run_id)
     run_inputs = parse_inputs(inputs)
+    plugin = PitPlugin(settings, activity_specs=activity_specs)
     embedded = not settings.temporal.address
-    known = served_activity_names(activity_specs) if embedded else None
     # a bad or too big graph never reaches Temporal, nor starts the embedded server
-    graph = compile_graph(load_dag(file, known))
+    graph = compile_dag(file, plugin.activity_names() if embedded else None)
     prepare_run(graph, run_inputs=run_inputs)
-    return asyncio.run(_run(settings, graph, run_id, run_inputs, no_wait, activity_specs, as_json))
+    return asyncio.run(_run(settings, plugin, graph, run_id, run_inputs, no_wait, as_json))
 
 
 async def _run(
     settings: Settings,
+    plugin: PitPlugin,
     graph: CompiledDag,
     run_id: str | None,
     run_inputs: dict[str, Any],
     no_wait: bool,
-    specs: tuple[str, ...],
     as_json: bool,
 ) -> int:
-    async with open_temporal(settings) as session, local_worker(session, settings, specs):
+    async with local_pit(settings, plugin=plugin, ui=True) as pit:
+        session = _session(pit.session)
         if no_wait and session.embedded and session.owned:
             raise InvalidInputError.for_field(
                 "--no-wait",
@@ -94,26 +81,17 @@ async def _run(
                 "needs a Temporal server that outlives this command: run `pit dev` "
                 "in this directory, or pass --temporal",
             )
-        handle = await start_run(
-            session.client,
-            graph,
-            task_queue=settings.temporal.task_queue,
-            run_id=run_id,
-            run_inputs=run_inputs,
-        )
+        handle = await pit.runs.start(graph, inputs=run_inputs, id=run_id)
         if no_wait:
             _print_started(handle.id, session, as_json)
             return 0
         return await watch(session, handle, graph.size, as_json)
 
 
-async def watch(
-    session: TemporalSession, handle: WorkflowHandle[Any, DagStatus], total: int, as_json: bool
-) -> int:
+async def watch(session: TemporalSession, handle: RunHandle, total: int, as_json: bool) -> int:
     """Follow a run to its end (a live bar on a terminal); print the final status. A server
     that goes away is waited for (`temporal.reconnect_timeout`); a run whose workflow task
     keeps failing is reported as stuck instead of being waited on forever."""
-    client = session.client
     show_bar = not as_json and sys.stderr.isatty()
     result = asyncio.ensure_future(_outcome(session, handle))
     try:
@@ -130,7 +108,7 @@ async def watch(
                 task = bar.add_task(handle.id, total=total, detail="")
                 while not result.done():
                     with contextlib.suppress(Exception):
-                        progress = await run_progress(client, handle.id)
+                        progress = await handle.progress()
                         if progress is not None:
                             bar.update(task, completed=progress.done, detail=_detail(progress))
                     await asyncio.wait({result}, timeout=0.5)
@@ -150,46 +128,20 @@ def _detail(progress: Progress) -> str:
     return "  ".join(parts)
 
 
-async def _outcome(session: TemporalSession, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
+async def _outcome(session: TemporalSession, handle: RunHandle) -> DagStatus:
     """The run's final status, waiting out a server that goes away for a while."""
     patience = session.patience(_say, what=f"waiting on run {handle.id}")
     lost = False
     while True:
         try:
             if lost:  # answers at once when the server is back; the long poll would not
-                await handle.describe()
+                await handle.workflow.describe()
                 patience.answered()
                 lost = False
-            return await patience.until_server_exits(_done_or_stuck(session.client, handle))
+            return await patience.until_server_exits(handle.result())
         except (RPCError, BackendUnavailableError) as error:
             await patience.pause(error)
             lost = True
-
-
-async def _done_or_stuck(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
-    final = asyncio.ensure_future(_final_status(client, handle))
-    try:
-        while True:
-            done, _ = await asyncio.wait({final}, timeout=STUCK_CHECK_SECONDS)
-            if done:
-                return final.result()
-            reason = await stuck_reason(client, handle.id)
-            if reason is not None:
-                raise WorkFailedError(reason, run_id=handle.id)
-    finally:
-        final.cancel()
-
-
-STUCK_CHECK_SECONDS = 5.0
-"""How often `pit run` looks whether the run it waits on is stuck."""
-
-
-async def _final_status(client: Client, handle: WorkflowHandle[Any, DagStatus]) -> DagStatus:
-    try:
-        return await complete_status(client, await handle.result())
-    except WorkflowFailureError:
-        # failed or cancelled: the status query still answers from the closed run
-        return await run_status(client, handle.id)
 
 
 def _say(line: str) -> None:
@@ -257,8 +209,8 @@ def status_command(state: CliState, run_id: str, as_json: bool) -> int:
 
 
 async def _status(settings: Settings, run_id: str, as_json: bool) -> int:
-    async with open_temporal(settings, ui=False) as session, local_worker(session, settings):
-        status = await run_status(session.client, run_id)
+    async with local_pit(settings) as pit:
+        status = await pit.runs.get(run_id).status()
     _print_status(status, as_json)
     return 0 if status.status in (RunState.SUCCEEDED, RunState.RUNNING) else EXIT_FAILED
 
@@ -273,8 +225,8 @@ def cancel_command(state: CliState, run_id: str) -> None:
 
 
 async def _cancel(settings: Settings, run_id: str) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        await cancel_run(session.client, run_id)
+    async with local_pit(settings, worker=False) as pit:
+        await pit.runs.get(run_id).cancel()
     emit_line(f"cancel requested for {run_id}")
 
 
@@ -288,13 +240,13 @@ def list_command(state: CliState, limit: int, as_json: bool) -> None:
 
 
 async def _list(settings: Settings, limit: int, as_json: bool) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        runs = await list_runs(session.client, limit)
+    async with local_pit(settings, worker=False) as pit:
+        runs = await pit.runs.list(limit)
     if as_json:
-        emit_json(runs)
+        emit_json([run.model_dump(mode="json") for run in runs])
         return
     for run in runs:
-        emit_line(f"{run['run_id']:<40} {run['status'] or '':<12} {run['dag']} ({run['nodes']})")
+        emit_line(f"{run.run_id:<40} {run.status or '':<12} {run.dag} ({run.nodes})")
 
 
 @dag.command("resume")
@@ -310,40 +262,20 @@ def resume_command(
     unchanged since RUN_ID, and running the rest."""
     settings = state.settings
     check_run_id(run_id, "RUN_ID")
-    new_id = check_run_id(new_id, "--id") if new_id is not None else _next_id(run_id)
-    graph = compile_graph(load_dag(file)) if file is not None else None
+    new_id = check_run_id(new_id, "--id") if new_id is not None else next_run_id(run_id)
+    graph = compile_dag(file) if file is not None else None
     return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
 
 
 async def _resume(
     settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str, as_json: bool
 ) -> int:
-    async with open_temporal(settings) as session, local_worker(session, settings):
-        earlier = await run_status(session.client, run_id)
-        if earlier.status is RunState.RUNNING:
-            raise InvalidInputError.for_field("RUN_ID", run_id, "is still running")
-        original = await run_input(session.client, run_id)
-        # the earlier run's compiled graph, as it ran: nothing to parse or check again
-        graph = graph or original.plan().dag
-        handle = await start_run(
-            session.client,
-            graph,
-            task_queue=settings.temporal.task_queue,
-            run_id=new_id,
-            run_inputs=original.run_inputs,
-            reuse=reusable_nodes(earlier),
-            resumed_from=run_id,
-        )
-        return await watch(session, handle, graph.size, as_json)
+    async with local_pit(settings, ui=True) as pit:
+        handle = await pit.runs.resume(run_id, dag=graph, id=new_id)
+        total = graph.size if graph is not None else (await handle.input()).plan().dag.size
+        return await watch(_session(pit.session), handle, total, as_json)
 
 
-def _next_id(run_id: str) -> str:
-    """`RUN_ID-r1`, `-r2`, ...: the default id of a resumed run (give `--id` when it would be
-    too long)."""
-    base, sep, number = run_id.rpartition("-r")
-    next_id = f"{base}-r{int(number) + 1}" if sep and number.isdigit() else f"{run_id}-r1"
-    if RUN_ID.fullmatch(next_id) is None:
-        raise InvalidInputError.for_field(
-            "--id", next_id, f"the default id of the resumed run breaks the rule ({RUN_ID_RULE})"
-        )
-    return next_id
+def _session(session: TemporalSession | None) -> TemporalSession:
+    assert session is not None  # local_pit always connects through a session
+    return session

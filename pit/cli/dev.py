@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import timedelta
 
 import click
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.service import RPCError
+from temporalio.client import Client
 from temporalio.worker import Worker
 
-from pit import __version__
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.cli._workers import local_worker
+from pit.client import PitClient
+from pit.common.check import CheckResult
 from pit.common.config import Settings
-from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
+from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.logging import configure_logging
-from pit.infra.temporal import TemporalSession, from_failure, open_temporal
+from pit.common.version import __version__
+from pit.infra.temporal import TemporalSession
 from pit.infra.temporal.reconnect import process_gone, wait_process_gone
-from pit.workers import pit_worker, run_until_signalled
+from pit.workers import PitPlugin, build_worker, local_pit, run_until_signalled
 from pit.workers.pool_host import PoolHost, pool_config, pool_host
-from pit.workflows import CheckInput, CheckResult, CheckWorkflow
 
 _activities_option = click.option(
     "--activities",
@@ -58,16 +53,16 @@ async def _dev(
     settings: Settings, *, check: bool, ui: bool, specs: tuple[str, ...], as_json: bool
 ) -> None:
     hosted = pool_config(settings)  # a bad models file fails before anything starts
+    plugin = PitPlugin(settings, activity_specs=specs)
     async with (
-        open_temporal(settings, ui=ui) as session,
-        pit_worker(
-            session.client, settings, activity_specs=specs, artifacts=session.artifacts
-        ) as worker,
-        pool_host(session.client, settings, activity_specs=specs, config=hosted) as host,
+        local_pit(settings, plugin=plugin, ui=ui, worker=False) as pit,
+        pool_host(_client(pit), settings, config=hosted) as host,
     ):
+        session = _session(pit)
+        worker = build_worker(_client(pit), settings)
         if check:
             async with worker:
-                result = await run_check(session.client, settings.temporal.task_queue)
+                result = await pit.check()
             _report_check(session, settings, result, as_json)
             return
         _report_ready(session, settings, as_json, host)
@@ -148,28 +143,6 @@ def _report_check(
     )
 
 
-async def run_check(client: Client, task_queue: str, timeout: float = 30.0) -> CheckResult:
-    """Run `pit.check` on `task_queue` and return its result."""
-    try:
-        return await client.execute_workflow(
-            CheckWorkflow.run,
-            CheckInput(),
-            id=f"pit-check-{uuid.uuid4()}",
-            task_queue=task_queue,
-            execution_timeout=timedelta(seconds=timeout),
-        )
-    except WorkflowFailureError as failure:
-        error = from_failure(failure)
-        if "timed out" in error.message.lower() or "timeout" in error.message.lower():
-            raise WorkFailedError(
-                f"no worker finished pit.check on task queue {task_queue!r} within "
-                f"{timeout:.0f}s: is `pit worker` running against this server?"
-            ) from None
-        raise error from None
-    except RPCError as error:
-        raise BackendUnavailableError(f"temporal: {error.message}") from None
-
-
 @cli.command()
 @click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for a worker")
 @json_option
@@ -188,27 +161,26 @@ def check(state: CliState, timeout: float, as_json: bool) -> None:
 
 
 async def _check(settings: Settings, timeout: float, as_json: bool) -> None:
-    async with open_temporal(settings, ui=False) as session, local_worker(session, settings):
+    async with local_pit(settings) as pit:
+        session = _session(pit)
         queue = settings.temporal.task_queue
-        if not session.embedded and not await has_pollers(session.client, queue):
+        if not session.embedded and not await pit.pollers():
             raise WorkFailedError(
                 f"no worker is polling task queue {queue!r} on {session.address}: "
                 f"start one with `pit --temporal {session.address} worker`"
             )
-        result = await run_check(session.client, queue, timeout)
+        result = await pit.check(timeout=timedelta(seconds=timeout))
         _report_check(session, settings, result, as_json)
 
 
-async def has_pollers(client: Client, task_queue: str) -> bool:
-    """True when some worker polled `task_queue` for workflow tasks recently."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return len(response.pollers) > 0
+def _session(pit: PitClient) -> TemporalSession:
+    assert pit.session is not None  # local_pit always connects through a session
+    return pit.session
+
+
+def _client(pit: PitClient) -> Client:
+    assert pit.temporal is not None
+    return pit.temporal
 
 
 @cli.command()
@@ -225,19 +197,13 @@ async def _worker(settings: Settings, specs: tuple[str, ...], task_queue: str | 
     if settings.log_level == "warning":  # the default: a worker's log shows what it ran
         configure_logging(settings.log_format, "info")
     hosted = pool_config(settings)  # a bad models file fails before anything starts
+    plugin = PitPlugin(settings, activity_specs=specs)
     async with (
-        open_temporal(settings) as session,
-        pit_worker(
-            session.client,
-            settings,
-            activity_specs=specs,
-            task_queue=task_queue,
-            artifacts=session.artifacts,
-        ) as worker,
-        pool_host(
-            session.client, settings, activity_specs=specs, task_queue=task_queue, config=hosted
-        ) as host,
+        local_pit(settings, plugin=plugin, ui=True, worker=False) as pit,
+        pool_host(_client(pit), settings, task_queue=task_queue, config=hosted) as host,
     ):
+        session = _session(pit)
+        worker = build_worker(_client(pit), settings, task_queue=task_queue)
         queue = task_queue or settings.temporal.task_queue
         click.echo(
             f"pit worker {__version__}: serving task queue {queue!r} on {session.address} "
@@ -268,18 +234,19 @@ def ping(state: CliState, as_json: bool) -> None:
 
 
 async def _ping(settings: Settings, as_json: bool) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        info = await session.client.workflow_service.get_system_info(GetSystemInfoRequest())
+    async with local_pit(settings, worker=False) as pit:
+        session = _session(pit)
+        version = await pit.server_version()
         document = {
             "address": session.address,
             "namespace": session.namespace,
-            "server_version": info.server_version,
+            "server_version": version,
             "embedded": session.embedded,
         }
         if as_json:
             emit_json(document)
         else:
             emit_line(
-                f"ok: Temporal {info.server_version or '(version not reported)'} at "
+                f"ok: Temporal {version or '(version not reported)'} at "
                 f"{session.address}, namespace {session.namespace}"
             )

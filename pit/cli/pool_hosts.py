@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import timedelta
 from typing import Any, Literal
 
 import click
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 
 from pit.cli._app import CliState
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.cli._workers import local_worker
 from pit.cli.pool import pool
 from pit.common.config import Settings
-from pit.common.errors import InvalidInputError, NotFoundError, PitError
+from pit.common.errors import InvalidInputError
 from pit.common.validation import check_name
-from pit.infra.temporal import open_temporal
-from pit.infra.temporal.failures import from_failure
 from pit.pool.placement import HostSnapshot
-from pit.workflows.pool import PoolCommand, PoolCommandWorkflow, place_model, registry_hosts
+from pit.workers import local_pit
 
 
 @pool.command("status")
@@ -35,8 +29,8 @@ def status(state: CliState, as_json: bool) -> None:
 
 
 async def _status(settings: Settings, as_json: bool) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        hosts = await registry_hosts(session.client, task_queue=settings.temporal.task_queue)
+    async with local_pit(settings, worker=False) as pit:
+        hosts = await pit.pool.status()
     now = time.time()
     if as_json:
         emit_json({"hosts": [_host_json(host, now) for host in hosts]})
@@ -100,10 +94,9 @@ Action = Literal["warm", "cool"]
 async def _run(
     settings: Settings, action: Action, model: str, host: str | None, wait: float, as_json: bool
 ) -> None:
-    async with open_temporal(settings, ui=False) as session, local_worker(session, settings):
-        client = session.client
-        queues = await _targets(client, settings.temporal.task_queue, action, model, host)
-        results = [await _command(client, settings, action, model, queue, wait) for queue in queues]
+    async with local_pit(settings) as pit:
+        command = pit.pool.warm if action == "warm" else pit.pool.cool
+        results = await command(model, host=host, wait=timedelta(seconds=wait))
     if as_json:
         emit_json({"action": action, "model": model, "hosts": results})
         return
@@ -111,48 +104,6 @@ async def _run(
         emit_line(f"{model} is not loaded on any live host")
     for result in results:
         emit_line(f"{result['host']}: {model} {result['state']} (hits {result['hits']})")
-
-
-async def _targets(
-    client: Client, task_queue: str, action: str, model: str, host: str | None
-) -> list[str]:
-    """The queues of the hosts the command goes to."""
-    hosts = await registry_hosts(client, task_queue=task_queue)
-    now = time.time()
-    if host is not None:
-        chosen = next((h for h in hosts if h.host == host and h.alive(now)), None)
-        if chosen is None or chosen.model(model) is None:
-            known = ", ".join(h.host for h in hosts if h.alive(now)) or "none"
-            raise NotFoundError(
-                f"--host {host}: no live host of that name serves {model} (live hosts: {known})"
-            )
-        return [chosen.queue]
-    if action == "warm":
-        return [(await place_model(client, model, task_queue=task_queue)).queue]
-    serving = [(h, m) for h in hosts if h.alive(now) for m in (h.model(model),) if m is not None]
-    if not serving:
-        raise NotFoundError(f"no live pool host serves model {model!r}", model=model)
-    return [h.queue for h, m in serving if m.state in ("warming", "hot")]
-
-
-async def _command(
-    client: Client, settings: Settings, action: Action, model: str, queue: str, wait: float
-) -> dict[str, Any]:
-    command = PoolCommand(action=action, queue=queue, model=model, wait=timedelta(seconds=wait))
-    try:
-        result: dict[str, Any] = await client.execute_workflow(
-            PoolCommandWorkflow.run,
-            command,
-            id=f"pit-pool-{action}-{model}-{uuid.uuid4().hex[:8]}",
-            task_queue=settings.temporal.task_queue,
-        )
-    except WorkflowFailureError as error:
-        activity_error = error.cause
-        timeout = activity_error.cause if isinstance(activity_error, ActivityError) else None
-        if isinstance(timeout, TimeoutError) and timeout.type is TimeoutType.SCHEDULE_TO_START:
-            raise PitError(f"{queue}: the host did not answer within {wait:g}s") from None
-        raise from_failure(activity_error or error) from None
-    return result
 
 
 def _gib(size: int) -> str:

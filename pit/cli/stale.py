@@ -9,24 +9,12 @@ from typing import TypeVar
 
 import click
 
-from pit.artifacts.store import ArtifactStore
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
+from pit.client.stale import StaleClient, read_policy
 from pit.common.errors import InvalidInputError, WorkFailedError
-from pit.common.validation import parse_duration
-from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.stale_manager import RestoreReport, StaleManager, open_stale_manager
-from pit.infra.stale_store import facts_from_store
-from pit.stale.cli_support import (
-    explanation_to_dict,
-    load_policy_file,
-    parse_now,
-    plan_lines,
-    plan_to_dict,
-    read_policy_file,
-)
-from pit.stale.policy import parse_policy
-from pit.stale.score import Scorer
+from pit.common.validation import parse_duration, parse_now
+from pit.stale.manager import RestoreReport
 
 T = TypeVar("T")
 _NAMED = 20
@@ -43,17 +31,16 @@ _now_option = click.option(
 )
 
 
-def _run(state: CliState, store_url: str | None, work: Callable[[StaleManager], Awaitable[T]]) -> T:
+def _run(state: CliState, store_url: str | None, work: Callable[[StaleClient], Awaitable[T]]) -> T:
     settings = state.settings
 
     async def main() -> T:
         field = "storage.url" if store_url is None else "--store"
-        store: ArtifactStore = open_artifact_store(settings, store_url=store_url, field=field)
-        manager = open_stale_manager(store, settings)
+        stale = StaleClient.from_settings(settings, store_url=store_url, field=field)
         try:
-            return await work(manager)
+            return await work(stale)
         finally:
-            await store.close()
+            await stale.close()
 
     return asyncio.run(main())
 
@@ -85,21 +72,22 @@ def plan(
 ) -> None:
     """A dry run: every action with its reason, score and bytes, and the savings. Saves the
     plan under an id for `apply`; changes nothing."""
-    policy, text = read_policy_file(policy_file)
+    read_policy(policy_file)  # a bad policy is refused before the store is opened
     now = parse_now(now_text)
 
-    async def work(manager: StaleManager) -> None:
-        made, savings = await manager.plan(policy, text, now)
+    async def work(stale: StaleClient) -> None:
+        report = await stale.plan(policy_file, now=now)
         if as_json:
-            emit_json(plan_to_dict(made, savings))
+            emit_json(report.model_dump(mode="json"))
             return
-        for line in plan_lines(made):
+        for line in report.lines():
             emit_line(line)
+        savings = report.savings or {}
         emit_line(
-            f"savings: bytes {savings.bytes_before} -> {savings.bytes_after} "
-            f"({savings.bytes_saved_ratio:.1%}), cost ${savings.cost_before:.4f} -> "
-            f"${savings.cost_after:.4f} ({savings.cost_saved_ratio:.1%}) over "
-            f"{savings.horizon_days:g} days"
+            f"savings: bytes {savings['bytes_before']} -> {savings['bytes_after']} "
+            f"({savings['bytes_saved_ratio']:.1%}), cost ${savings['cost_before']:.4f} -> "
+            f"${savings['cost_after']:.4f} ({savings['cost_saved_ratio']:.1%}) over "
+            f"{savings['horizon_days']:g} days"
         )
 
     _run(state, store_url, work)
@@ -123,23 +111,14 @@ def score(
     as_json: bool,
 ) -> None:
     """Explain the value score of a version: each component, its weight and contribution."""
-    policy = (
-        load_policy_file(policy_file)
-        if policy_file is not None
-        else parse_policy({"score": {"half_life": state.settings.stale.half_life}})
-    )
+    if policy_file is not None:
+        read_policy(policy_file)  # a bad policy is refused before the store is opened
     now = parse_now(now_text)
 
-    async def work(manager: StaleManager) -> None:
-        manifests = await manager.store.versions(name)
-        wanted = version if version is not None else manifests[0].version
-        facts = await facts_from_store(manager.store, policy, now, manifests=manifests)
-        found = [fact for fact in facts if fact.version == wanted]
-        if not found:
-            await manager.store.manifest(name, wanted)  # the not-found error, worded
-        explanation = Scorer(policy.score).explain(found[0], now)
+    async def work(stale: StaleClient) -> None:
+        wanted, explanation = await stale.score(name, version=version, policy=policy_file, now=now)
         if as_json:
-            emit_json(explanation_to_dict(explanation))
+            emit_json(explanation.to_dict())
             return
         emit_line(f"{name} v{wanted}: score {explanation.score:.4f}")
         for part in explanation.components:
@@ -174,8 +153,8 @@ def apply(
         )
     now = parse_now(now_text)
 
-    async def work(manager: StaleManager) -> None:
-        report = await manager.apply(plan_id, now)
+    async def work(stale: StaleClient) -> None:
+        report = await stale.apply(plan_id, now=now)
         if as_json:
             emit_json(report.to_dict())
             return
@@ -212,8 +191,8 @@ def restore(
     """Roll an applied plan back completely (within the grace period, stale.grace_period)."""
     now = parse_now(now_text)
 
-    async def work(manager: StaleManager) -> None:
-        report = await manager.restore(plan_id, now)
+    async def work(stale: StaleClient) -> None:
+        report = await stale.restore(plan_id, now=now)
         if as_json:
             emit_json(report.to_dict())
         else:
@@ -262,8 +241,8 @@ def purge(
     now = parse_now(now_text)
     age = parse_duration(min_blob_age, "--min-blob-age")
 
-    async def work(manager: StaleManager) -> None:
-        report = await manager.purge(now, min_blob_age=age)
+    async def work(stale: StaleClient) -> None:
+        report = await stale.purge(now=now, min_blob_age=age)
         if as_json:
             emit_json(
                 {

@@ -7,26 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from temporalio.client import (
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
 from pit.cli._app import CliState
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.cli.stale import stale
+from pit.client.stale import MIN_INTERVAL, StaleClient, read_policy
 from pit.common.config import Settings
-from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
+from pit.common.errors import InvalidInputError
 from pit.common.validation import parse_duration
-from pit.infra.temporal import open_temporal
-from pit.stale.cli_support import read_policy_file
-from pit.workflows.stale import CleanupInput, CleanupProgress, StaleCleanupWorkflow
+from pit.workers import local_pit
 
 
 @stale.command("schedule")
@@ -59,67 +48,49 @@ def schedule(
     itself under --auto-apply-under) and reports. Needs a server that outlives this command:
     --temporal, or `pit dev` running in this directory."""
     settings = state.settings
-    _, policy_text = read_policy_file(policy_file)  # a bad policy is refused up front
-    cleanup = CleanupInput(
-        policy_text=policy_text,
-        auto_apply_under=auto_apply_under,
-        confirm_within=parse_duration(confirm_within, "--confirm-within"),
-    )
+    read_policy(policy_file)  # a bad policy is refused before anything starts
+    within = parse_duration(confirm_within, "--confirm-within")
     interval = parse_duration(every, "--every")
-    if interval < timedelta(minutes=1):
+    if interval < MIN_INTERVAL:
         raise InvalidInputError.for_field("--every", every, "must be at least 1m")
-    asyncio.run(_schedule(settings, schedule_id, cleanup, interval, trigger, as_json))
+    asyncio.run(
+        _schedule(
+            settings, policy_file, schedule_id, interval, auto_apply_under, within, trigger, as_json
+        )
+    )
 
 
 async def _schedule(
     settings: Settings,
+    policy_file: Path,
     schedule_id: str,
-    cleanup: CleanupInput,
     every: timedelta,
+    auto_apply_under: int,
+    confirm_within: timedelta,
     trigger: bool,
     as_json: bool,
 ) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        if session.embedded and session.owned:
+    async with local_pit(settings, worker=False) as pit:
+        assert pit.session is not None
+        if pit.session.embedded and pit.session.owned:
             raise InvalidInputError.for_field(
                 "--temporal",
                 None,
                 "a schedule needs a server that outlives this command: "
                 "run `pit dev` in this directory, or pass --temporal",
             )
-        plan = Schedule(
-            action=ScheduleActionStartWorkflow(
-                StaleCleanupWorkflow.run,
-                cleanup,
-                id=f"{schedule_id}-run",
-                task_queue=settings.temporal.task_queue,
-            ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        result = await pit.stale.schedule(
+            policy_file,
+            every=every,
+            auto_apply_under=auto_apply_under,
+            confirm_within=confirm_within,
+            schedule_id=schedule_id,
+            trigger=trigger,
         )
-        client = session.client
-        try:
-            handle = await client.create_schedule(schedule_id, plan)
-            created = True
-        except ScheduleAlreadyRunningError:
-            handle = client.get_schedule_handle(schedule_id)
-
-            def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=plan)
-
-            await handle.update(replace)
-            created = False
-        if trigger:
-            await handle.trigger()
-    document = {
-        "schedule_id": schedule_id,
-        "every_seconds": every.total_seconds(),
-        "created": created,
-        "triggered": trigger,
-    }
     if as_json:
-        emit_json(document)
+        emit_json(result.model_dump(mode="json"))
     else:
-        verb = "created" if created else "updated"
+        verb = "created" if result.created else "updated"
         emit_line(
             f"{verb} schedule {schedule_id}: a cleanup plan every {every}"
             + (" (and one now)" if trigger else "")
@@ -145,18 +116,9 @@ def progress(state: CliState, run_id: str, as_json: bool) -> None:
 
 
 async def _signal_and_show(settings: Settings, run_id: str, as_json: bool, confirm: bool) -> None:
-    async with open_temporal(settings, ui=False) as session:
-        handle = session.client.get_workflow_handle(run_id)
-        try:
-            if confirm:
-                await handle.signal(StaleCleanupWorkflow.confirm, "pit stale confirm")
-            shown: CleanupProgress = await handle.query(
-                StaleCleanupWorkflow.progress, rpc_timeout=timedelta(seconds=10)
-            )
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                raise NotFoundError(f"no cleanup run {run_id!r}", run_id=run_id) from None
-            raise BackendUnavailableError(f"temporal: {error.message}") from None
+    async with local_pit(settings, worker=False) as pit:
+        stale: StaleClient = pit.stale
+        shown = await (stale.confirm(run_id) if confirm else stale.progress(run_id))
     if as_json:
         emit_json(shown.model_dump(mode="json"))
         return

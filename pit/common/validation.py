@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PlainSerializer
@@ -169,3 +169,26 @@ ByteSize = Annotated[int, BeforeValidator(_pydantic_size)]
 
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 """A pydantic field type: a time or a length of time in seconds, 0 to 100 years."""
+
+
+EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_NOW = datetime(3000, 1, 1, tzinfo=UTC)
+"""A given "now" must lie in [1970, 3000): far enough from datetime's ends that every window
+and grace period (at most 100 years) can be added or taken away."""
+
+
+def parse_now(text: str | None, field: str = "--now") -> datetime:
+    """An ISO 8601 time (no zone: UTC) standing for "now"; None means the current time."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        in_range = EARLIEST_NOW <= moment.astimezone(UTC) < LATEST_NOW
+    except (ValueError, OverflowError):
+        raise InvalidInputError.for_field(
+            field, text, "an ISO 8601 time such as 2026-07-01T00:00:00Z"
+        ) from None
+    if not in_range:
+        raise InvalidInputError.for_field(field, text, "must be from 1970 to 2999")
+    return moment

@@ -5,7 +5,6 @@ from pit.dag.compiled import CompiledDag, NodeKind, compile_graph
 from pit.dag.dispatch import Dispatcher, Work
 from pit.dag.expressions import Condition, ConditionError, check_condition, evaluate
 from pit.dag.graph import DagInvalidError, Graph, Topology, check_graph, parse_dag
-from pit.dag.loader import load_dag
 from pit.dag.mapping import MapItems
 from pit.dag.options import ApprovalSpec, CacheSpec, Trigger
 from pit.dag.render import render
@@ -38,7 +37,6 @@ __all__ = [
     "check_graph",
     "compile_graph",
     "evaluate",
-    "load_dag",
     "parse_dag",
     "render",
 ]

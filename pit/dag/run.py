@@ -13,6 +13,9 @@ from pit.dag.compiled import CompiledDag
 from pit.dag.status import NodeStatus
 
 DAG_WORKFLOW = "pit.dag"
+STEP_ACTIVITIES = frozenset({"pit.pool.place", "pit.pool.warm", "pit.arbiter.ensure"})
+"""Activities a DAG run calls for its own steps (placing a model node, warming its model,
+starting an arbiter), not as a node: they answer as they are, without the node envelope."""
 OUTPUT_KEY = "pit.output"
 ATTEMPT_KEY = "pit.attempt"
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024

@@ -8,41 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
 
+from pit.artifacts.store import ArtifactStore
+from pit.common.config import Settings
 from pit.common.errors import InvalidInputError, NotFoundError
 from pit.common.fs import atomic_write
+from pit.stale.journal import Journal
+from pit.stale.manager import StaleManager
 from pit.stale.plan import Plan, plan_from_json, policy_digest
 from pit.stale.policy import Policy, parse_policy
 
 _PLAN_ID = re.compile(r"plan-[0-9a-f]{24}")
-
-
-class MovedBlob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    digest: str
-    from_tier: str
-    to_tier: str
-    bytes_before: int
-    bytes_after: int
-
-
-class Journal(BaseModel):
-    """What one apply of a plan changed, so that restore can undo exactly that."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    plan_id: str
-    applied_at: datetime
-    deleted: list[tuple[str, int]]
-    moved: list[MovedBlob]
-    restored_at: datetime | None = None
 
 
 PLANS_SUBDIR = "stale"
@@ -90,3 +70,12 @@ class PlanStore:
             return Journal.model_validate_json(path.read_bytes())
         except FileNotFoundError:
             return None
+
+
+def open_stale_manager(store: ArtifactStore, settings: Settings) -> StaleManager:
+    """The Stale Manager of `store`, with plans and journals under the state dir."""
+    return StaleManager(
+        store,
+        PlanStore(settings.state_dir / PLANS_SUBDIR),
+        grace_period=settings.stale.grace_period,
+    )

@@ -21,13 +21,34 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
-from pit.pool.eviction import reload_cost
+from pit.common.clock import Clock
+from pit.pool.eviction import Forecaster, reload_cost
+from pit.pool.memory import Admit, MayEvict, PrewarmListener
+from pit.pool.predictor import UsagePredictor
+from pit.pool.spec import ModelSpec
 
-if TYPE_CHECKING:
-    from pit.pool.pool import ModelPool
-    from pit.pool.prewarm import PrewarmEngine
+
+class PrewarmingPool(Protocol):
+    """What admission needs of the pool (`pit.pool.ModelPool`)."""
+
+    clock: Clock
+
+    def spec(self, model_id: str) -> ModelSpec: ...
+
+    def prewarm(
+        self, model_id: str, may_evict: MayEvict | None = None, admit: Admit | None = None
+    ) -> asyncio.Task[None] | None: ...
+
+    def add_prewarm_listener(self, listener: PrewarmListener) -> None: ...
+
+
+class Forecasts(Forecaster, Protocol):
+    """What admission needs of the prewarm engine (`pit.pool.PrewarmEngine`)."""
+
+    predictor: UsagePredictor
+
 
 SAFETY = 2.0
 """How much the expected benefit must exceed the expected cost of what a prewarm unloads."""
@@ -46,7 +67,7 @@ class Expectation(NamedTuple):
 
 
 class Admission:
-    def __init__(self, pool: ModelPool, engine: PrewarmEngine, *, horizon: float) -> None:
+    def __init__(self, pool: PrewarmingPool, engine: Forecasts, *, horizon: float) -> None:
         self.pool = pool
         self.engine = engine
         self.horizon = horizon

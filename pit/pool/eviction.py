@@ -18,13 +18,17 @@ last, and the rest are ranked by GDSF.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pit.pool.entry import PoolEntry
 from pit.pool.spec import ModelSpec
 
-if TYPE_CHECKING:
-    from pit.pool.pool import ModelPool
+
+class Inflating(Protocol):
+    """What GDSF ages on an eviction: the pool's running inflation value L."""
+
+    inflation: float
+
 
 GIB = float(1024**3)
 COLD_START_SECONDS = 1.0
@@ -47,7 +51,7 @@ class EvictionPolicy(Protocol):
         first."""
         ...
 
-    def evicted(self, pool: ModelPool, entry: PoolEntry) -> None:
+    def evicted(self, pool: Inflating, entry: PoolEntry) -> None:
         """`entry` is being unloaded to make room."""
         ...
 
@@ -58,7 +62,7 @@ class LRU:
     def rank(self, candidates: Sequence[PoolEntry], now: float) -> list[PoolEntry]:
         return list(candidates)
 
-    def evicted(self, pool: ModelPool, entry: PoolEntry) -> None:
+    def evicted(self, pool: Inflating, entry: PoolEntry) -> None:
         return None
 
 
@@ -69,7 +73,7 @@ class GDSF:
         # sorted() is stable: among equal priorities the least recently used goes first
         return sorted(candidates, key=gdsf_priority)
 
-    def evicted(self, pool: ModelPool, entry: PoolEntry) -> None:
+    def evicted(self, pool: Inflating, entry: PoolEntry) -> None:
         pool.inflation = max(pool.inflation, gdsf_priority(entry))
 
 

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from pit.pool.entry import PoolEntry
 from pit.pool.states import ModelState
+from pit.pool.stats import PoolStats
 
-if TYPE_CHECKING:
-    from pit.pool.entry import PoolEntry
-    from pit.pool.pool import ModelPool
+
+class LeasingPool(Protocol):
+    """What leases and acquisitions use of `pit.pool.ModelPool`: its own bookkeeping (these
+    two classes are the pool's hit path, kept apart only to keep the files small)."""
+
+    inflation: float
+    stats: PoolStats
+    _entries: dict[str, PoolEntry]
+    _lru: OrderedDict[str, None]
+    _capacity_waiters: int
+    _acquire_listeners: list[Callable[[str, str | None, bool], None]]
+
+    def _changed(self) -> None: ...
+
+    def _prewarm_used(self, entry: PoolEntry) -> None: ...
+
+    async def _acquire_slow(
+        self, model_id: str, session: str | None, timeout: float | None
+    ) -> Lease: ...
+
 
 _HOT = ModelState.HOT
 
@@ -19,7 +40,7 @@ class Lease:
 
     __slots__ = ("_entry", "_pool", "handle", "hit", "model_id", "released")
 
-    def __init__(self, pool: ModelPool, entry: PoolEntry, hit: bool = False) -> None:
+    def __init__(self, pool: LeasingPool, entry: PoolEntry, hit: bool = False) -> None:
         self._pool = pool
         self._entry = entry
         self.model_id = entry.spec.id
@@ -44,7 +65,7 @@ class Acquisition:
     __slots__ = ("_lease", "_model_id", "_pool", "_session", "_timeout")
 
     def __init__(
-        self, pool: ModelPool, model_id: str, session: str | None, timeout: float | None
+        self, pool: LeasingPool, model_id: str, session: str | None, timeout: float | None
     ) -> None:
         self._pool = pool
         self._model_id = model_id

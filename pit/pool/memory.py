@@ -183,7 +183,7 @@ class PoolMemory:
         self._move(entry, ModelState.COOLING)
         self._lru.pop(entry.model_id, None)
         self.stats.evictions += 1
-        self.eviction.evicted(self, entry)  # type: ignore[arg-type]
+        self.eviction.evicted(self, entry)
         self._prewarm_wasted(entry)
         task = asyncio.get_running_loop().create_task(self._finish_cooling(entry))
         entry.cooling = task

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from pit.activities.pool import PoolActivities
+from pit.client.pool import leave_registry, publish_host
 from pit.common.config import Settings
 from pit.common.logging import get_logger
 from pit.infra.model_runtimes import runtime_loaders
@@ -35,7 +36,6 @@ from pit.pool.states import ModelState
 from pit.pool.trace import read_models
 from pit.workers.registry import ActivityFn
 from pit.workers.worker import build_worker
-from pit.workflows.pool import leave_registry, publish_host
 
 log = get_logger("pit.pool.host")
 
@@ -189,7 +189,6 @@ async def pool_host(
         extra_activities=[*PoolActivities(host).all(), *extra_activities],
         task_queue=host.queue,
         use_entry_points=use_entry_points,
-        workflows=False,
     )
     tasks = [
         asyncio.create_task(host.health.run()),

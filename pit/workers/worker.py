@@ -1,4 +1,5 @@
-"""The worker: serves every Pit workflow and activity (and the user's) on a task queue."""
+"""The worker: serves every Pit workflow and activity (and the user's) on a task queue,
+through the same `PitPlugin` any Temporal program can use."""
 
 from __future__ import annotations
 
@@ -11,18 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from pit.activities import BUILTIN_ACTIVITIES
-from pit.activities.artifacts import ArtifactActivities
-from pit.activities.stale import StaleActivities
 from pit.common.config import Settings
 from pit.common.logging import get_logger
-from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.stale_manager import open_stale_manager
 from pit.infra.temporal.claim_check import LazyStore
-from pit.infra.temporal.envelope import DagEnvelopeInterceptor
-from pit.infra.temporal.failures import PitErrorInterceptor
-from pit.workers.registry import ActivityFn, activity_name, collect_activities
-from pit.workflows import PIT_WORKFLOWS
+from pit.workers.plugin import PitPlugin, has_pit_plugin
+from pit.workers.registry import ActivityFn, activity_name
 
 log = get_logger("pit.worker")
 
@@ -35,44 +29,36 @@ def build_worker(
     extra_activities: Iterable[ActivityFn] = (),
     task_queue: str | None = None,
     use_entry_points: bool = True,
-    workflows: bool = True,
+    plugin: PitPlugin | None = None,
 ) -> Worker:
-    """A worker for every Pit workflow (unless `workflows` is false) and activity, plus the
-    user's."""
-    activities = collect_activities(
-        [*BUILTIN_ACTIVITIES, *extra_activities], activity_specs, use_entry_points=use_entry_points
-    )
+    """A worker of `task_queue` (default: the configured one) for every Pit workflow and
+    activity, plus `extra_activities`. The Pit comes from the client's `PitPlugin` when it
+    was connected with one (then `activity_specs` belong to that plugin), else from `plugin`
+    or a new one built from `settings`."""
+    plugins: list[PitPlugin] = []
+    if not has_pit_plugin(client.config().get("plugins", [])):
+        plugins.append(
+            plugin
+            or PitPlugin(settings, activity_specs=activity_specs, use_entry_points=use_entry_points)
+        )
     limit = settings.temporal.max_concurrent_activities
     queue = task_queue or settings.temporal.task_queue
+    own = list(extra_activities)
     log.info(
-        "serving %d workflows and %d activities on task queue %r: %s",
-        len(PIT_WORKFLOWS) if workflows else 0,
-        len(activities),
+        "serving task queue %r: the Pit's workflows and activities%s",
         queue,
-        ", ".join(sorted(str(activity_name(fn)) for fn in activities)),
+        f", and {', '.join(sorted(str(activity_name(fn)) for fn in own))}" if own else "",
     )
     return Worker(
         client,
         task_queue=queue,
-        workflows=list(PIT_WORKFLOWS) if workflows else [],
-        activities=activities,
+        activities=own,
+        plugins=plugins,
         # synchronous user activities run on threads; async ones on the event loop
         activity_executor=ThreadPoolExecutor(max_workers=limit, thread_name_prefix="pit-activity"),
         max_concurrent_activities=limit,
-        # outermost first: PitError becomes ApplicationError, then DAG runs get the attempt
-        interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
         graceful_shutdown_timeout=settings.temporal.graceful_shutdown,
     )
-
-
-def served_activity_names(activity_specs: Sequence[str] = ()) -> set[str]:
-    """The activity names a `pit_worker` with these `--activities` would serve."""
-    own = (ArtifactActivities.put, ArtifactActivities.get, ArtifactActivities.search)
-    names = {str(activity_name(fn)) for fn in (*own, ArtifactActivities.index)}
-    names |= {str(activity_name(fn)) for fn in (StaleActivities.plan, StaleActivities.apply)}
-    return names | {
-        str(activity_name(fn)) for fn in collect_activities(BUILTIN_ACTIVITIES, activity_specs)
-    }
 
 
 @contextlib.asynccontextmanager
@@ -86,26 +72,23 @@ async def pit_worker(
     use_entry_points: bool = True,
     artifacts: LazyStore | None = None,
 ) -> AsyncIterator[Worker]:
-    """The composition root: builds the adapters from `settings` (artifact store and its
-    index; or the session's, when given), the activities over them, and the worker; closes
-    what it opened afterwards."""
-    owned = artifacts is None
-    store = artifacts or LazyStore(lambda: open_artifact_store(settings))
-    try:
-        artifact_store = store.get()
-        artifact_activities = ArtifactActivities(artifact_store)
-        stale = StaleActivities(lambda: open_stale_manager(artifact_store, settings))
-        yield build_worker(
-            client,
+    """A worker as `build_worker` makes it, its plugin sharing `artifacts` (the session's
+    store, which the client's claim check uses too) when given."""
+    plugin = None
+    if not has_pit_plugin(client.config().get("plugins", [])):
+        plugin = PitPlugin(
             settings,
             activity_specs=activity_specs,
-            extra_activities=[*artifact_activities.all(), *stale.all(), *extra_activities],
-            task_queue=task_queue,
             use_entry_points=use_entry_points,
+            store=artifacts,
         )
-    finally:
-        if owned:
-            await store.close()
+    yield build_worker(
+        client,
+        settings,
+        extra_activities=extra_activities,
+        task_queue=task_queue,
+        plugin=plugin,
+    )
 
 
 async def run_until_signalled(

@@ -1,7 +1,7 @@
 """Temporal workflows: deterministic orchestration over pure domain code."""
 
 from pit.workflows.arbiter import ArbiterWorkflow
-from pit.workflows.check import CheckInput, CheckResult, CheckWorkflow
+from pit.workflows.check import CheckWorkflow
 from pit.workflows.dag import DagWorkflow
 from pit.workflows.pool import PoolCommandWorkflow, PoolRegistryWorkflow
 from pit.workflows.stale import StaleCleanupWorkflow
@@ -18,8 +18,6 @@ PIT_WORKFLOWS: tuple[type, ...] = (
 __all__ = [
     "PIT_WORKFLOWS",
     "ArbiterWorkflow",
-    "CheckInput",
-    "CheckResult",
     "CheckWorkflow",
     "DagWorkflow",
     "PoolCommandWorkflow",

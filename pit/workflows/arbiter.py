@@ -19,70 +19,31 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict, Field
-
     from pit.arbitration import (
         Arbiter,
-        ArbiterConfig,
-        ArbiterSnapshot,
         Decision,
         Release,
         Request,
         Submit,
         Tick,
     )
-    from pit.common.validation import Duration
-    from pit.workflows.arbiter_outbox import Delivery, Outbox
-    from pit.workflows.arbiter_views import ArbiterStatus, status_of
-    from pit.workflows.grants import (
+    from pit.arbitration.protocol import (
+        ARBITER_WORKFLOW,
         AcquireRequest,
+        ArbiterInput,
+        Asker,
+        Ending,
         GrantReply,
         ReplyTo,
         RequestIds,
         RequestRef,
         Submission,
     )
+    from pit.arbitration.views import ArbiterStatus, status_of
+    from pit.workflows.arbiter_outbox import Outbox
 
-ARBITER_WORKFLOW = "pit.arbiter"
 _REMEMBERED_ENDINGS = 1000
 _RECENT_GRANTS = 1000
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Ending(_Model):
-    """A request that was rejected or preempted, remembered so that asking again (or
-    polling) gets the same answer; `asker` tells a new asker reusing the id from the old."""
-
-    reply: GrantReply
-    asker: ReplyTo | None = None
-
-
-class Asker(_Model):
-    """A run and the requests it waits for or holds (carried grouped: one run asks for many)."""
-
-    to: ReplyTo
-    requests: list[str]
-
-
-class ArbiterInput(_Model):
-    domain: str = "default"
-    config: ArbiterConfig
-    lease: Duration = timedelta(minutes=10)
-    """A grant not renewed or released within this is reclaimed (its holder crashed)."""
-    max_waiting: int = Field(default=2000, ge=1, le=2000)
-    """Requests that may wait at once; beyond, a request is rejected. Bounds what
-    continue-as-new carries (about 300 bytes a waiting request; Temporal's limit is 2 MB)."""
-    continue_after_events: int = Field(default=5000, ge=20)
-    carried: ArbiterSnapshot | None = None
-    leases: dict[str, float] = Field(default_factory=dict)
-    lease_lengths: dict[str, float] = Field(default_factory=dict)
-    askers: list[Asker] = Field(default_factory=list)
-    outbox: list[Delivery] = Field(default_factory=list)
-    endings: dict[str, Ending] = Field(default_factory=dict)
-    recent_grants: list[str] = Field(default_factory=list)
 
 
 @workflow.defn(name=ARBITER_WORKFLOW)

@@ -24,10 +24,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from pit.activities.arbiter import ensure
     from pit.arbitration.model import Request
-    from pit.dag.spec import ArbiterSection
-    from pit.workflows.dag_failures import NodeFailed
-    from pit.workflows.grants import (
+    from pit.arbitration.protocol import (
         MAX_BATCH,
         Answers,
         EnsureArbiter,
@@ -37,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         Submission,
         arbiter_workflow_id,
     )
+    from pit.dag.spec import ArbiterSection
+    from pit.workflows.dag_failures import NodeFailed
 
 Kind = Literal["submit", "release", "renew_lease"]
 _NOT_FOUND = "ExternalWorkflowExecutionNotFound"
@@ -226,7 +227,7 @@ class ArbiterLink:
 async def _ensure(section: ArbiterSection) -> None:
     assert section.config is not None
     await workflow.execute_activity(
-        "pit.arbiter.ensure",
+        ensure,
         EnsureArbiter(domain=section.domain, config=section.config, lease=section.lease),
         start_to_close_timeout=timedelta(minutes=1),
         retry_policy=RetryPolicy(maximum_attempts=10, non_retryable_error_types=["validation"]),

@@ -23,24 +23,21 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict
-
-    from pit.workflows.grants import MAX_BATCH, Answers, GrantReply, Outgoing, ReplyTo
+    from pit.activities.arbiter import answer
+    from pit.arbitration.protocol import (
+        MAX_BATCH,
+        Answers,
+        Delivery,
+        GrantReply,
+        Outgoing,
+        ReplyTo,
+    )
 
 MAX_SENDING = 50
 """Signals to requesting runs in flight at once."""
 
 _ANSWER_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=["not_found"])
 _Key = tuple[str, str | None]
-
-
-class Delivery(BaseModel):
-    """Answers to signal to one run (what continue-as-new carries)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    to: ReplyTo
-    replies: list[GrantReply]
 
 
 class Outbox:
@@ -119,7 +116,7 @@ class Outbox:
             for start in range(0, len(replies), MAX_BATCH):
                 chunk = Answers(domain=self._domain, replies=replies[start : start + MAX_BATCH])
                 await workflow.execute_local_activity(
-                    "pit.arbiter.answer",
+                    answer,
                     Outgoing(to=to, answers=chunk),
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=_ANSWER_RETRY,

@@ -8,24 +8,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict
-
     from pit.activities.builtin import echo
+    from pit.common.check import CHECK_WORKFLOW, CheckInput, CheckResult
 
 
-class CheckInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message: str = "hello from the pit"
-
-
-class CheckResult(BaseModel):
-    echoed: str
-    activity_ms: int
-    """Time from scheduling the activity to its result, by the workflow's clock."""
-
-
-@workflow.defn(name="pit.check")
+@workflow.defn(name=CHECK_WORKFLOW)
 class CheckWorkflow:
     @workflow.run
     async def run(self, inputs: CheckInput) -> CheckResult:

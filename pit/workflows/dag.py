@@ -24,6 +24,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from pit.arbitration.protocol import GRANT_SIGNAL, Answers
     from pit.common.errors import InvalidInputError, WorkFailedError
     from pit.dag.compiled import CompiledDag
     from pit.dag.estimate import fingerprint, remaining_seconds
@@ -46,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from pit.workflows.dag_handover import next_run_input
     from pit.workflows.dag_models import on_model_host
     from pit.workflows.dag_resources import hold_resources
-    from pit.workflows.grants import GRANT_SIGNAL, Answers
 
 
 @workflow.defn(name="pit.dag")
@@ -236,9 +236,14 @@ class DagWorkflow:
         except NodeFailed as failure:
             await self._recover(node, failure)
 
-    async def _execute(self, node: NodeSpec, activity: str, inputs: Any) -> tuple[Any, int | None]:
+    async def _execute(
+        self, node: NodeSpec, activity: str, inputs: Any, *, fallback: bool = False
+    ) -> tuple[Any, int | None]:
         assert self._dag is not None
         spec = self._dag.settings
+        # the node's id names its activity, so Temporal's CLI and UI name the node too
+        # (`temporal activity complete --activity-id <node>`)
+        activity_id = f"{node.id}/fallback" if fallback else node.id
         retry = spec.retry_of(node)
         timeout = spec.timeout_of(node)
 
@@ -246,6 +251,7 @@ class DagWorkflow:
             return await workflow.execute_activity(
                 activity,
                 inputs,
+                activity_id=activity_id,
                 task_queue=queue,
                 schedule_to_start_timeout=pickup,
                 start_to_close_timeout=timeout,
@@ -312,7 +318,7 @@ class DagWorkflow:
                     self._input.run_inputs if self._input else {},
                     f"nodes.{node.id}.on_failure.fallback.inputs",
                 )
-                output, _ = await self._execute(node, fallback.activity, resolved)
+                output, _ = await self._execute(node, fallback.activity, resolved, fallback=True)
             except NodeFailed as second:
                 status.error = f"{failure.message}; fallback {fallback.activity}: {second.message}"
             except InvalidInputError as error:

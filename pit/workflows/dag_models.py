@@ -24,12 +24,12 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from pit.dag.run import unwrap
+    from pit.activities.pool import PoolActivities, place
     from pit.dag.spec import NodeSpec
     from pit.dag.status import NodeStatus
     from pit.pool.placement import Placement
+    from pit.pool.protocol import PlaceRequest, WarmRequest
     from pit.workflows.dag_failures import NodeFailed
-    from pit.workflows.pool import PlaceRequest
 
 MAX_PLACEMENTS = 3
 T = TypeVar("T")
@@ -57,13 +57,14 @@ async def on_model_host(
         return await run(None, None)
     tried: list[str] = []
     for _ in range(MAX_PLACEMENTS):
-        placement = await _place(node.model, tried)
+        placement = await _place(node.id, node.model, tried)
         status.host = placement.host
         status.reason = f"model {node.model} on {placement.host}: {_WHY[placement.reason]}"
         try:
-            await workflow.execute_activity(
-                "pit.pool.warm",
-                args=[node.model, workflow.info().workflow_id],
+            await workflow.execute_activity_method(
+                PoolActivities.warm,
+                WarmRequest(model=node.model, session=workflow.info().workflow_id),
+                activity_id=f"{node.id}/warm",
                 task_queue=placement.queue,
                 schedule_to_start_timeout=pickup,
                 start_to_close_timeout=timeout,
@@ -84,14 +85,15 @@ async def on_model_host(
     )
 
 
-async def _place(model: str, tried: list[str]) -> Placement:
+async def _place(node_id: str, model: str, tried: list[str]) -> Placement:
     try:
         # not a local activity, which would save a round trip: when a run ends in the same
         # activation as another node's local activity, sdk-core records the marker after the
         # close command and the task fails forever (temporalio/sdk-rust#659)
-        result = await workflow.execute_activity(
-            "pit.pool.place",
+        return await workflow.execute_activity(
+            place,
             PlaceRequest(model=model, exclude=tuple(tried)),
+            activity_id=f"{node_id}/place",
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=RetryPolicy(
                 maximum_attempts=5, non_retryable_error_types=["not_found", "capacity"]
@@ -102,8 +104,6 @@ async def _place(model: str, tried: list[str]) -> Placement:
         if is_cancelled_exception(error):
             raise asyncio.CancelledError from None
         raise _unavailable(model, error) from None
-    output, _ = unwrap(result)  # a DAG run's activities answer in the attempt envelope
-    return Placement.model_validate(output)
 
 
 def _not_picked_up(error: ActivityError) -> bool:

@@ -4,42 +4,14 @@ apply, report. Run by a Temporal Schedule (`pit stale schedule`), confirmed by a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict, Field
-
-    from pit.activities.stale import ApplyRequest, PlanRequest, PlanSummary
-    from pit.common.validation import Duration
-
-Stage = Literal[
-    "planning", "awaiting_confirmation", "applying", "applied", "nothing_to_do", "expired"
-]
-
-
-class CleanupInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    policy_text: str
-    """The policy file's text (YAML), carried so every run plans with what was scheduled."""
-    auto_apply_under: int = Field(default=0, ge=0)
-    """Apply without confirmation when the plan has fewer actions than this (0: never)."""
-    confirm_within: Duration = timedelta(hours=24)
-    """A plan not confirmed this long after it was made is dropped."""
-    now: datetime | None = None
-    """Evaluate as of this time (what-if); None: the workflow's clock."""
-
-
-class CleanupProgress(BaseModel):
-    stage: Stage
-    plan: PlanSummary | None = None
-    report: dict[str, Any] | None = None
-    confirmed_by: str | None = None
-
+    from pit.activities.stale import ApplyRequest, PlanRequest, StaleActivities
+    from pit.stale.protocol import CLEANUP_WORKFLOW, CleanupInput, CleanupProgress, PlanSummary
 
 _TIMEOUT = timedelta(hours=1)
 _RETRY = RetryPolicy(
@@ -47,7 +19,7 @@ _RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name="pit.stale_cleanup")
+@workflow.defn(name=CLEANUP_WORKFLOW)
 class StaleCleanupWorkflow:
     def __init__(self) -> None:
         self._progress = CleanupProgress(stage="planning")
@@ -56,10 +28,9 @@ class StaleCleanupWorkflow:
     @workflow.run
     async def run(self, cleanup: CleanupInput) -> CleanupProgress:
         now = cleanup.now or workflow.now()
-        plan: PlanSummary = await workflow.execute_activity(
-            "stale.plan",
+        plan: PlanSummary = await workflow.execute_activity_method(
+            StaleActivities.plan,
             PlanRequest(policy_text=cleanup.policy_text, now=now),
-            result_type=PlanSummary,
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
         )
@@ -81,8 +52,8 @@ class StaleCleanupWorkflow:
             self._progress.confirmed_by = f"auto: {actions} < {cleanup.auto_apply_under} actions"
         self._progress.stage = "applying"
         apply_now = cleanup.now or workflow.now()
-        self._progress.report = await workflow.execute_activity(
-            "stale.apply",
+        self._progress.report = await workflow.execute_activity_method(
+            StaleActivities.apply,
             ApplyRequest(plan_id=plan.plan_id, now=apply_now),
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from pit.activities.shell import ShellInput, shell
-from pit.cli._dag_client import start_run
+from pit.client.runs import start_run
 from pit.common.errors import CommandFailedError, InvalidInputError
 from pit.dag.graph import parse_dag
 

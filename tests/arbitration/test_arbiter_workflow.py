@@ -15,10 +15,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from pit.arbitration import ArbiterConfig, Request
+from pit.arbitration.protocol import AcquireRequest
 from pit.cli import run
-from pit.common.errors import CapacityError
-from pit.workflows.arbiter import ArbiterWorkflow
-from pit.workflows.arbiter_client import (
+from pit.client.arbiter import (
     ArbiterInput,
     acquire_grant,
     arbiter_status,
@@ -27,7 +26,8 @@ from pit.workflows.arbiter_client import (
     release_grant,
     renew_grant,
 )
-from pit.workflows.grants import AcquireRequest
+from pit.common.errors import CapacityError
+from pit.workflows.arbiter import ArbiterWorkflow
 from tests.arbitration.support import eventually
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from pit.activities.artifacts import (
     SearchInput,
 )
 from pit.artifacts.store import ArtifactStore
-from pit.cli._dag_client import start_run
+from pit.client.runs import start_run
 from pit.common.config import load_settings
 from pit.common.errors import IntegrityError, InvalidInputError
 from pit.dag.graph import parse_dag
@@ -103,27 +103,22 @@ async def test_search_and_index_activities_use_the_store_index(
 
 @pytest.mark.integration
 async def test_a_dag_node_reads_what_an_earlier_node_stored(
-    temporal_client: Client, task_queue: str, tmp_path: Path, activities: ArtifactActivities
+    temporal_client: Client, task_queue: str, tmp_path: Path
 ) -> None:
-    settings = load_settings(environ={}, cwd=tmp_path)
-    worker = build_worker(
-        temporal_client,
-        settings,
-        extra_activities=[activities.put, activities.get, activities.search, activities.index],
-        task_queue=task_queue,
-        use_entry_points=False,
-    )
+    settings = load_settings(environ={"PIT_STATE_DIR": str(tmp_path / "state")}, cwd=tmp_path)
+    # every Pit worker serves the artifact activities, over the store its settings name
+    worker = build_worker(temporal_client, settings, task_queue=task_queue, use_entry_points=False)
     spec = {
         "name": "handoff",
         "nodes": [
             {
                 "id": "produce",
-                "activity": "artifacts.put",
+                "activity": "pit.artifacts.put",
                 "inputs": {"name": "runs/report", "text": "the report body"},
             },
             {
                 "id": "consume",
-                "activity": "artifacts.get",
+                "activity": "pit.artifacts.get",
                 "inputs": {
                     "artifact": "${nodes.produce.output.artifact}",
                     "version": "${nodes.produce.output.version}",

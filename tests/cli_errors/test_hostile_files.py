@@ -18,8 +18,7 @@ from pit.common.files import (
     MAX_TRACE_BYTES,
     MAX_YAML_BYTES,
 )
-from pit.common.validation import MAX_SECONDS, MAX_SIZE
-from pit.stale.cli_support import EARLIEST_NOW, LATEST_NOW
+from pit.common.validation import EARLIEST_NOW, LATEST_NOW, MAX_SECONDS, MAX_SIZE
 from tests.cli_errors import hostile
 from tests.cli_errors.hostile import READERS, Hostile, Reader
 from tests.cli_errors.support import ROOT, assert_one_line, pit_in_process, pit_subprocess

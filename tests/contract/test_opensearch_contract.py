@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pit.artifacts.index_port import AccessStats, Filter, SearchQuery
+from pit.artifacts.index_query import to_micros
 from pit.common.errors import BackendUnavailableError, InvalidInputError
-from pit.infra.index_query import to_micros
 from pit.infra.opensearch_index import OpenSearchIndex
 from pit.infra.opensearch_index._dsl import access_key
 from tests.contract.fake_opensearch import FakeOpenSearch, search_result

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from pit.cli._dag_client import run_progress, run_status, start_run
+from pit.client.runs import run_status, start_run
 from pit.common.errors import PitError
 from pit.dag.compiled import compile_graph
 from pit.dag.graph import parse_dag
@@ -51,7 +51,7 @@ async def test_a_dag_at_the_node_limit_runs_to_completion_under_one_run_id(
         if result.done():
             break
         try:
-            seen.append(str(await run_progress(temporal_client, handle.id)))
+            seen.append(str(await handle.progress()))
         except PitError as error:  # a query can fail while a task is retried: note it
             seen.append(f"progress query: {error.message}")
     assert result.done(), "not finished after 14 minutes; progress every 20 s:\n" + "\n".join(seen)

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from pit.cli._dag_client import start_run
+from pit.client.runs import start_run
 from pit.dag.graph import parse_dag
 from pit.dag.status import NodeState, RunState
 from tests.dag.support import read_log

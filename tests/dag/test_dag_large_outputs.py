@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from pit.cli._dag_client import complete_status, start_run
+from pit.client.runs import start_run
 from pit.common.config import load_settings
 from pit.dag.graph import parse_dag
 from pit.dag.status import RunState
@@ -56,8 +56,8 @@ async def test_big_output_reaches_the_next_node_and_stays_out_of_history(
         ):
             handle = await start_run(client, parse_dag(data), task_queue=task_queue)
             # the result is a summary page (a 1 MB node fills one): read the rest too
-            status = await complete_status(client, await asyncio.wait_for(handle.result(), 60))
-            history = await handle.fetch_history()
+            status = await asyncio.wait_for(handle.result(), 60)
+            history = await handle.workflow.fetch_history()
     finally:
         await store.close()
     assert status.status is RunState.SUCCEEDED

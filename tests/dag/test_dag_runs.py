@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client
 
-from pit.cli._dag_client import reusable_nodes, run_status, start_run
+from pit.client.runs import reusable_nodes, run_status, start_run
 from pit.dag.compiled import compile_graph
 from pit.dag.graph import parse_dag
 from pit.dag.limits import child_run_id
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.integration
 
 async def run_dag(client: Client, queue: str, data: dict[str, Any], **kwargs: Any) -> DagStatus:
     handle = await start_run(client, parse_dag(data), task_queue=queue, **kwargs)
-    try:
-        return await asyncio.wait_for(handle.result(), 60)
-    except WorkflowFailureError:
-        return await run_status(client, handle.id)
+    return await asyncio.wait_for(handle.result(), 60)
 
 
 def rec(node_id: str, log: Path, seconds: float = 0, **fields: Any) -> dict[str, Any]:
@@ -209,14 +206,14 @@ async def test_resume_reuses_unchanged_nodes_and_reruns_the_rest(
             gate("side", inputs={"value": 2}),
         ],
     }
-    first = await run_dag(temporal_client, dag_worker, data, run_id=f"resume-{dag_worker}")
+    first = await run_dag(temporal_client, dag_worker, data, id=f"resume-{dag_worker}")
     assert first.status is RunState.FAILED
     blocker.unlink()
     second = await run_dag(
         temporal_client,
         dag_worker,
         data,
-        run_id=f"resume-{dag_worker}-r1",
+        id=f"resume-{dag_worker}-r1",
         reuse=reusable_nodes(first),
         resumed_from=first.run_id,
     )
@@ -233,7 +230,7 @@ async def test_resume_reuses_unchanged_nodes_and_reruns_the_rest(
         temporal_client,
         dag_worker,
         data,
-        run_id=f"resume-{dag_worker}-r2",
+        id=f"resume-{dag_worker}-r2",
         reuse=reusable_nodes(second),
         resumed_from=second.run_id,
     )
@@ -258,9 +255,7 @@ async def test_cancel_stops_running_nodes_and_pending_ones_never_start(
             break
         await asyncio.sleep(0.1)
     await handle.cancel()
-    with pytest.raises(WorkflowFailureError):
-        await asyncio.wait_for(handle.result(), 30)
-    status = await run_status(temporal_client, handle.id)
+    status = await asyncio.wait_for(handle.result(), 30)  # failed runs answer too
     assert status.status is RunState.CANCELLED
     assert status.nodes["long"].state is NodeState.CANCELLED
     assert status.nodes["later"].state is NodeState.CANCELLED
@@ -357,7 +352,7 @@ async def test_child_graph_runs_as_a_child_workflow_with_its_sinks_as_output(
             {"id": "use", "activity": "pit.echo", "inputs": {"got": "${nodes.sub.output.wrap.w}"}},
         ],
     }
-    status = await run_dag(temporal_client, dag_worker, data, run_id=f"outer-{dag_worker}")
+    status = await run_dag(temporal_client, dag_worker, data, id=f"outer-{dag_worker}")
     assert status.status is RunState.SUCCEEDED
     assert status.nodes["sub"].output == {"wrap": {"w": "[abab]"}}
     assert status.nodes["use"].output == {"got": "[abab]"}
@@ -389,7 +384,7 @@ async def test_a_child_of_a_run_with_a_long_id_runs_under_a_shortened_valid_id(
     run_id = f"{dag_worker}-".ljust(128, "x")
     child = {"name": "inner", "nodes": [{"id": "leaf", "activity": "pit.echo", "inputs": {"v": 1}}]}
     data = {"name": "outer", "nodes": [{"id": "sub", "dag": child}]}
-    status = await run_dag(temporal_client, dag_worker, data, run_id=run_id)
+    status = await run_dag(temporal_client, dag_worker, data, id=run_id)
     assert status.status is RunState.SUCCEEDED
     assert status.nodes["sub"].output == {"leaf": {"v": 1}}
     inner_id = child_run_id(run_id, "sub")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pit.cli._dag_client import prepare_run
+from pit.client.runs import prepare_run
 from pit.common.errors import InvalidInputError
 from pit.dag.compiled import compile_graph
 from pit.dag.graph import DagInvalidError, check_graph, parse_dag

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pit.artifacts.index_port import SearchIndex, SearchQuery
+from pit.artifacts.index_query import parse_text
 from pit.common.errors import InvalidInputError
-from pit.infra.index_query import parse_text
 from pit.infra.sqlite_index._sql import fts_expression
 from tests.index.conftest import doc
 

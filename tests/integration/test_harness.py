@@ -11,7 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from pit.activities import BUILTIN_ACTIVITIES
-from pit.workflows import CheckInput, CheckWorkflow
+from pit.common.check import CheckInput
+from pit.workflows import CheckWorkflow
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,8 @@ from temporalio import activity
 from temporalio.client import Client
 
 from pit.cli import run
-from pit.cli._dag_client import run_status, start_run
+from pit.client.pool import place_model, publish_host, registry_hosts
+from pit.client.runs import run_status, start_run
 from pit.common.config import Settings, load_settings
 from pit.dag.graph import parse_dag
 from pit.dag.status import RunState
@@ -29,7 +30,6 @@ from pit.pool import PoolConfig
 from pit.pool.placement import HostModel, HostSnapshot, host_queue
 from pit.workers import build_worker
 from pit.workers.pool_host import PoolHost, pool_host
-from pit.workflows.pool import place_model, publish_host, registry_hosts
 from tests.pool.support import models
 
 pytestmark = pytest.mark.integration
@@ -407,7 +407,7 @@ async def test_a_model_no_host_serves_fails_the_node_with_a_clear_error(fleet: F
     handle = await start_run(fleet.client, dag, task_queue=fleet.queue)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(handle.result(), 60)
-    from pit.cli._dag_client import run_status
+    from pit.client.runs import run_status
 
     status = await run_status(fleet.client, handle.id)
     assert status.status is RunState.FAILED

@@ -14,8 +14,8 @@ from pit.artifacts.store import ArtifactStore
 from pit.common.clock import ManualClock
 from pit.infra.blob_local import LocalBlobStore
 from pit.infra.blob_s3 import S3BlobStore
-from pit.infra.stale_manager import StaleManager
 from pit.infra.stale_plans import PlanStore
+from pit.stale.manager import StaleManager
 from tests.artifacts.conftest import make_bucket
 from tests.artifacts.fakes import FakeIndex
 from tests.stale.strategies import NOW

@@ -1,4 +1,4 @@
-"""The test oracle: the policy evaluated directly, version by version (pit.stale.reference)."""
+"""The test oracle: the policy evaluated directly, version by version (tests.stale.reference)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pit.stale import Policy, Scorer, Tier, VersionFacts
-from pit.stale.reference import ReferenceEvaluator
+from tests.stale.reference import ReferenceEvaluator
 
 
 def oracle(

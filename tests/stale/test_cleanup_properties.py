@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from pit.artifacts.store import ArtifactStore
 from pit.common.clock import ManualClock
-from pit.infra.stale_manager import StaleManager
 from pit.infra.stale_plans import PlanStore
-from pit.infra.stale_store import facts_from_store
 from pit.stale import parse_policy
+from pit.stale.manager import StaleManager
+from pit.stale.store_facts import facts_from_store
 from tests.artifacts.fakes import FakeBlobStore, FakeIndex
 from tests.stale.oracle import oracle
 from tests.stale.strategies import NOW, rules

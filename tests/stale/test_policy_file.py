@@ -9,6 +9,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
+from pit.client._files import read_policy_file
 from pit.common.errors import InvalidInputError
 from pit.stale import (
     DEFAULT_POLICY_YAML,
@@ -17,7 +18,6 @@ from pit.stale import (
     parse_policy,
     required_windows,
 )
-from pit.stale.cli_support import load_policy_file
 from pit.stale.rules import AllOf, AnyOf, IdleFor
 from tests.stale.strategies import policies
 
@@ -51,7 +51,7 @@ def test_every_example_file_parses() -> None:
     examples = sorted((Path(__file__).parents[2] / "examples" / "stale").glob("*.yaml"))
     assert examples
     for path in examples:
-        load_policy_file(path)
+        read_policy_file(path)[0]
 
 
 def test_a_bad_value_names_the_full_path_to_the_field() -> None:
@@ -117,18 +117,18 @@ def test_a_file_that_is_not_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("keep: {keep_last: 1}\ndelete: [unclosed\n")
     with pytest.raises(PolicyInvalidError, match=r"policy.yaml:\d+: not valid YAML"):
-        load_policy_file(path)
+        read_policy_file(path)[0]
 
 
 def test_a_missing_file_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="--policy"):
-        load_policy_file(tmp_path / "absent.yaml")
+        read_policy_file(tmp_path / "absent.yaml")[0]
 
 
 def test_a_json_policy_file_is_read_as_json(tmp_path: Path) -> None:
     path = tmp_path / "policy.json"
     path.write_text('{"delete": {"idle_for": "7d"}}')
-    assert load_policy_file(path).delete == IdleFor(idle_for=timedelta(days=7))
+    assert read_policy_file(path)[0].delete == IdleFor(idle_for=timedelta(days=7))
 
 
 @settings(max_examples=60, deadline=None)

@@ -43,7 +43,7 @@ def test_error_is_found_under_activity_error_wrapping() -> None:
         scheduled_event_id=1,
         started_event_id=2,
         identity="w",
-        activity_type="artifacts.get",
+        activity_type="pit.artifacts.get",
         activity_id="1",
         retry_state=RetryState.NON_RETRYABLE_FAILURE,
     )

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from pit.artifacts.index_port import IndexDocument, SearchHit
-from pit.infra.index_query import (
+from pit.artifacts.index_query import (
     SNIPPET_TOKENS,
     FieldFilter,
     MetaFilter,

@@ -22,8 +22,8 @@ from opensearchpy.exceptions import (
 )
 
 from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
+from pit.artifacts.index_query import from_micros, parse_query, to_micros
 from pit.common.errors import BackendUnavailableError, PitError
-from pit.infra.index_query import from_micros, parse_query, to_micros
 from pit.infra.opensearch_index._dsl import (
     access_key,
     access_stats_body,

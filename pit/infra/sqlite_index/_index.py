@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from pit.artifacts.index_port import AccessStats, IndexDocument, SearchHit, SearchQuery
+from pit.artifacts.index_query import from_micros, meta_slots, parse_query, to_micros
 from pit.common.errors import BackendUnavailableError, CapacityError, ConfigError, PitError
-from pit.infra.index_query import from_micros, meta_slots, parse_query, to_micros
 from pit.infra.sqlite_index._schema import connect
 from pit.infra.sqlite_index._sql import search_statement, snippet_statement
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pit.infra.index_query import (
+from pit.artifacts.index_query import (
     SNIPPET_TOKENS,
     FieldFilter,
     MetaFilter,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Plugin
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig
@@ -24,9 +25,11 @@ async def connect(
     address: str | None = None,
     *,
     data_converter: DataConverter = DATA_CONVERTER,
+    plugins: Sequence[Plugin] = (),
 ) -> Client:
     """A client for `address` (or the configured one), or `BackendUnavailableError` within
-    `connect_timeout`, never a hang."""
+    `connect_timeout`, never a hang. `plugins` (a `PitPlugin`) configure the client and every
+    worker built from it."""
     target = address or settings.address
     if not target:
         raise ConfigError.for_field("temporal.address", target, "is required to connect")
@@ -42,6 +45,7 @@ async def connect(
                 connect_timeout=settings.connect_timeout,
                 retry_config=RetryConfig(max_elapsed_time_millis=int(timeout * 1000)),
                 runtime=pit_runtime(),
+                plugins=list(plugins),
             ),
             timeout=timeout,
         )

@@ -10,13 +10,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from pit.dag.run import ATTEMPT_KEY, DAG_WORKFLOW, MAX_OUTPUT_BYTES, OUTPUT_KEY
+from pit.dag.run import ATTEMPT_KEY, DAG_WORKFLOW, MAX_OUTPUT_BYTES, OUTPUT_KEY, STEP_ACTIVITIES
 
 
 class _DagEnvelope(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        if info.workflow_type != DAG_WORKFLOW:
+        if info.workflow_type != DAG_WORKFLOW or info.activity_type in STEP_ACTIVITIES:
             return await self.next.execute_activity(input)
         try:
             result = await self.next.execute_activity(input)
@@ -41,7 +41,7 @@ class _DagEnvelope(ActivityInboundInterceptor):
         if size > MAX_OUTPUT_BYTES:
             raise ApplicationError(
                 f"output is {size // 1024} KiB, over the {MAX_OUTPUT_BYTES // 1024} KiB limit "
-                "for node outputs: store it with artifacts.put and return the reference",
+                "for node outputs: store it with pit.artifacts.put and return the reference",
                 {"attempt": info.attempt, "size": size, "limit": MAX_OUTPUT_BYTES},
                 type="validation",
                 non_retryable=True,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError
 
 PIT_KIND = SearchAttributeKey.for_keyword("PitKind")
 """What a workflow is: "dag", "check", "stale-cleanup", ..."""
@@ -42,3 +45,15 @@ def _type_name(key: SearchAttributeKey[Any]) -> str:
     # IndexedValueType names are INDEXED_VALUE_TYPE_KEYWORD etc.; the CLI wants Keyword
     raw = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
     return "".join(part.capitalize() for part in raw.split("_"))
+
+
+async def search_attributes_registered(client: Client) -> bool:
+    """True when the namespace knows every Pit search attribute (the UI can then filter)."""
+    try:
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError:
+        return False
+    known = set(response.custom_attributes)
+    return all(key.name in known for key in PIT_SEARCH_ATTRIBUTES)

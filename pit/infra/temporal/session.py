@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, Plugin
 from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
@@ -44,23 +44,33 @@ class TemporalSession:
 
 
 @contextlib.asynccontextmanager
-async def open_temporal(settings: Settings, *, ui: bool = True) -> AsyncIterator[TemporalSession]:
-    """Connect to `temporal.address`; with none, start (or attach to) the embedded server."""
-    artifacts = LazyStore(lambda: open_artifact_store(settings))
+async def open_temporal(
+    settings: Settings,
+    *,
+    ui: bool = True,
+    plugins: Sequence[Plugin] = (),
+    artifacts: LazyStore | None = None,
+) -> AsyncIterator[TemporalSession]:
+    """Connect to `temporal.address`; with none, start (or attach to) the embedded server.
+    Large payloads are claim-checked into `artifacts` (default: the settings' store, opened
+    on first use and closed on the way out); `plugins` (a `PitPlugin` sharing that store)
+    configure the client and every worker built from it."""
+    store = artifacts or LazyStore(lambda: open_artifact_store(settings))
     try:
-        async with _open(settings, claim_check_converter(artifacts), ui) as session:
-            yield dataclasses.replace(session, artifacts=artifacts)
+        async with _open(settings, claim_check_converter(store), ui, plugins) as session:
+            yield dataclasses.replace(session, artifacts=store)
     finally:
-        await artifacts.close()
+        if artifacts is None:
+            await store.close()
 
 
 @contextlib.asynccontextmanager
 async def _open(
-    settings: Settings, converter: DataConverter, ui: bool
+    settings: Settings, converter: DataConverter, ui: bool, plugins: Sequence[Plugin]
 ) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
     if temporal.address:
-        client = await connect(temporal, data_converter=converter)
+        client = await connect(temporal, data_converter=converter, plugins=plugins)
         yield TemporalSession(
             client,
             temporal.address,
@@ -77,7 +87,7 @@ async def _open(
         ui_port=temporal.ui_port,
         ui=ui,
     ) as server:
-        client = await connect(temporal, server.address, data_converter=converter)
+        client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
         yield TemporalSession(
             client,
             server.address,

@@ -1,4 +1,4 @@
-"""What `pit stale` will call: --now parsing, plan + savings, JSON shapes, text lines."""
+"""What plans come to: --now parsing, plan + savings, the report's JSON shape and lines."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pit.common.errors import InvalidInputError
+from pit.common.validation import parse_now
 from pit.stale import Scorer, parse_policy, with_ranks
-from pit.stale.cli_support import (
-    explanation_to_dict,
-    parse_now,
-    plan_command,
-    plan_lines,
-    plan_to_dict,
-    recheck_to_dict,
-)
-from pit.stale.plan import recheck
+from pit.stale.plan import recheck, to_jsonable
+from pit.stale.report import PlanReport, plan_command
 from tests.stale.strategies import NOW
 from tests.stale.test_rules import fact
 
@@ -51,7 +45,8 @@ def test_plan_json_lists_every_action_with_reason_score_and_bytes() -> None:
         ]
     )
     plan, savings = plan_command(facts, POLICY, NOW)
-    shaped = json.loads(json.dumps(plan_to_dict(plan, savings)))
+    report = PlanReport.of(plan, savings)
+    shaped = json.loads(report.model_dump_json())
     assert shaped["plan_id"] == plan.plan_id
     assert shaped["counts"] == {"delete": 1, "demote": 1, "promote": 0}
     delete, demote = sorted(shaped["items"], key=lambda item: item["action"])
@@ -60,7 +55,7 @@ def test_plan_json_lists_every_action_with_reason_score_and_bytes() -> None:
     assert isinstance(delete["score"], float)
     assert shaped["kept"]["versions"] == 1 and shaped["kept"]["bytes"] == 9
     assert shaped["savings"]["deleted"] == 1 and shaped["savings"]["bytes_before"] == 21
-    lines = plan_lines(plan)
+    lines = report.lines()
     assert lines[-1] == f"plan {plan.plan_id}"
     assert any(line.startswith("delete   a@1") for line in lines)
 
@@ -68,10 +63,8 @@ def test_plan_json_lists_every_action_with_reason_score_and_bytes() -> None:
 def test_recheck_and_explanations_render_as_json() -> None:
     facts = with_ranks([fact(version=1), fact(version=2)])
     plan, _ = plan_command(facts, POLICY, NOW)
-    assert (
-        json.loads(json.dumps(recheck_to_dict(recheck(plan, facts, POLICY, NOW))))["dropped"] == []
-    )
-    explained = explanation_to_dict(Scorer().explain(facts[0], NOW))
+    assert json.loads(json.dumps(to_jsonable(recheck(plan, facts, POLICY, NOW))))["dropped"] == []
+    explained = Scorer().explain(facts[0], NOW).to_dict()
     assert [c["name"] for c in json.loads(json.dumps(explained))["components"]] == [
         "recency",
         "frequency",

@@ -1,4 +1,4 @@
-"""The Stale Manager over a real store: plan, apply (recheck, soft delete, tier moves),
+"""The Stale Manager over an artifact store: plan, apply (recheck, soft delete, tier moves),
 restore within the grace period, and purge after it."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from pit.artifacts.blob_port import BlobInfo, BlobTier
 from pit.artifacts.manifest import Manifest
 from pit.artifacts.store import ArtifactStore
 from pit.common.clock import Clock, SystemClock
-from pit.common.config import Settings
 from pit.common.errors import ConflictError, InvalidInputError, NotFoundError
-from pit.infra.stale_plans import PLANS_SUBDIR, Journal, MovedBlob, PlanStore
-from pit.infra.stale_store import blob_infos, facts_from_store, live_manifests, version_tier
-from pit.stale.cli_support import plan_command
 from pit.stale.evaluate import Action
 from pit.stale.facts import TIERS_BY_DEPTH, Tier, VersionFacts
+from pit.stale.journal import Journal, MovedBlob, PlanBook
 from pit.stale.plan import Plan, PlanItem, delete_batches, recheck
 from pit.stale.policy import Policy
+from pit.stale.report import plan_command
+from pit.stale.score import ScoreExplanation, Scorer
+from pit.stale.store_facts import blob_infos, facts_from_store, live_manifests, version_tier
 from pit.stale.tiers import PriceTable, Savings, placement_savings
 
 
@@ -79,7 +79,7 @@ class StaleManager:
     def __init__(
         self,
         store: ArtifactStore,
-        plans: PlanStore,
+        plans: PlanBook,
         *,
         grace_period: timedelta = timedelta(days=7),
         prices: PriceTable | None = None,
@@ -93,6 +93,19 @@ class StaleManager:
 
     async def facts(self, policy: Policy, now: datetime) -> list[VersionFacts]:
         return await facts_from_store(self.store, policy, now)
+
+    async def explain(
+        self, name: str, version: int | None, policy: Policy, now: datetime
+    ) -> tuple[int, ScoreExplanation]:
+        """The value score of `name` at `version` (the latest when None), component by
+        component: (the version, its explanation)."""
+        manifests = await self.store.versions(name)
+        wanted = version if version is not None else manifests[0].version
+        facts = await facts_from_store(self.store, policy, now, manifests=manifests)
+        found = [fact for fact in facts if fact.version == wanted]
+        if not found:
+            await self.store.manifest(name, wanted)  # the not-found error, worded
+        return wanted, Scorer(policy.score).explain(found[0], now)
 
     async def plan(self, policy: Policy, policy_text: str, now: datetime) -> tuple[Plan, Savings]:
         """The dry run, saved under its id. Changes nothing in the store."""
@@ -273,12 +286,3 @@ def _blob_moves(
             if digest in blobs:
                 moves[digest] = (blobs[digest], _tier(tier.value))
     return list(moves.values()), held
-
-
-def open_stale_manager(store: ArtifactStore, settings: Settings) -> StaleManager:
-    """The Stale Manager of `store`, with plans and journals under the state dir."""
-    return StaleManager(
-        store,
-        PlanStore(settings.state_dir / PLANS_SUBDIR),
-        grace_period=settings.stale.grace_period,
-    )

@@ -1,6 +1,7 @@
-"""The messages between an arbiter and those who ask it for resources: a request (with where
-to send the answer), a reply, a reference to a request. Plain models, so the arbiter, the DAG
-workflow, activities and clients share them."""
+"""The messages between an arbiter (the `pit.arbiter` workflow) and those who ask it for
+resources: a request (with where to send the answer), a reply, a reference to a request, and
+what the arbiter starts and continues-as-new with. Plain models, so the arbiter workflow, the
+DAG workflow, activities and clients share them without importing each other."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pit.arbitration.model import ArbiterConfig, Rationale, Request
+from pit.arbitration.snapshot import ArbiterSnapshot
 from pit.common.validation import Duration
 
+ARBITER_WORKFLOW = "pit.arbiter"
 GRANT_SIGNAL = "pit.arbiter.grant"
 """The signal an arbiter sends a requesting workflow with its `Answers`: a workflow that asks
 with `reply_to` handles it."""
@@ -91,3 +94,43 @@ class EnsureArbiter(_Model):
     domain: str
     config: ArbiterConfig
     lease: timedelta
+
+
+class Delivery(_Model):
+    """Answers to signal to one run (what continue-as-new carries)."""
+
+    to: ReplyTo
+    replies: list[GrantReply]
+
+
+class Ending(_Model):
+    """A request that was rejected or preempted, remembered so that asking again (or
+    polling) gets the same answer; `asker` tells a new asker reusing the id from the old."""
+
+    reply: GrantReply
+    asker: ReplyTo | None = None
+
+
+class Asker(_Model):
+    """A run and the requests it waits for or holds (carried grouped: one run asks for many)."""
+
+    to: ReplyTo
+    requests: list[str]
+
+
+class ArbiterInput(_Model):
+    domain: str = "default"
+    config: ArbiterConfig
+    lease: Duration = timedelta(minutes=10)
+    """A grant not renewed or released within this is reclaimed (its holder crashed)."""
+    max_waiting: int = Field(default=2000, ge=1, le=2000)
+    """Requests that may wait at once; beyond, a request is rejected. Bounds what
+    continue-as-new carries (about 300 bytes a waiting request; Temporal's limit is 2 MB)."""
+    continue_after_events: int = Field(default=5000, ge=20)
+    carried: ArbiterSnapshot | None = None
+    leases: dict[str, float] = Field(default_factory=dict)
+    lease_lengths: dict[str, float] = Field(default_factory=dict)
+    askers: list[Asker] = Field(default_factory=list)
+    outbox: list[Delivery] = Field(default_factory=list)
+    endings: dict[str, Ending] = Field(default_factory=dict)
+    recent_grants: list[str] = Field(default_factory=list)

@@ -1,0 +1,89 @@
+"""`PitPlugin`: the Pit inside any Temporal program, as a `temporalio.plugin.SimplePlugin`.
+
+    client = await Client.connect(address, plugins=[PitPlugin()])
+    async with Worker(client, task_queue="mine", activities=[shout]):
+        ...  # pit.dag runs on "mine" can call `mine.shout` next to `pit.echo`
+
+On the client it sets the Pit's data converter (pydantic models as they are, payloads over
+256 KiB claim-checked into the artifact store). On every worker built from that client it
+registers the Pit's workflows, its built-in and component activities (over adapters built
+from the settings: the artifact store, the stale manager), the activities of installed
+packages (`pit.activities` entry points) and `activity_specs`, and the interceptors that give
+activities the Pit's error codes and DAG nodes their output envelope. `pit worker` and
+`pit dev` are built on it: one path, not two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+from temporalio.plugin import SimplePlugin
+
+from pit.activities import BUILTIN_ACTIVITIES
+from pit.activities.artifacts import ArtifactActivities
+from pit.activities.stale import StaleActivities
+from pit.common.config import Settings, load_settings
+from pit.infra.artifact_factory import open_artifact_store
+from pit.infra.stale_plans import open_stale_manager
+from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.temporal.envelope import DagEnvelopeInterceptor
+from pit.infra.temporal.failures import PitErrorInterceptor
+from pit.workers.registry import ActivityFn, activity_name, collect_activities
+from pit.workflows import PIT_WORKFLOWS
+
+PLUGIN_NAME = "pit"
+
+
+class PitPlugin(SimplePlugin):
+    """The Pit's converter, workflows, activities and interceptors for a client and its
+    workers. `settings` default to what the CLI loads (`PIT_*` environment, `pit.toml`)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        activity_specs: Sequence[str] = (),
+        extra_activities: Iterable[ActivityFn] = (),
+        use_entry_points: bool = True,
+        store: LazyStore | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.store = store or LazyStore(lambda: open_artifact_store(self.settings))
+        """The artifact store the artifact activities and the claim check use (opened on
+        first use; closed when a worker built with this plugin stops)."""
+        self._owns_store = store is None
+        artifacts = ArtifactActivities(self.store.get)
+        stale = StaleActivities(lambda: open_stale_manager(self.store.get(), self.settings))
+        self.activities_served: list[ActivityFn] = collect_activities(
+            [*BUILTIN_ACTIVITIES, *artifacts.all(), *stale.all(), *extra_activities],
+            activity_specs,
+            use_entry_points=use_entry_points,
+        )
+        super().__init__(
+            PLUGIN_NAME,
+            data_converter=claim_check_converter(self.store),
+            # outermost first: PitError becomes ApplicationError, then DAG nodes get the
+            # attempt envelope around whatever the activity returned or raised
+            interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
+            activities=self.activities_served,
+            workflows=list(PIT_WORKFLOWS),
+            run_context=self._running,
+        )
+
+    def activity_names(self) -> set[str]:
+        """The names of the activities every worker built with this plugin serves (besides
+        the worker's own)."""
+        return {str(activity_name(fn)) for fn in self.activities_served}
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if self._owns_store:
+                await self.store.close()  # opened again if anything still needs it
+
+
+def has_pit_plugin(plugins: Iterable[object]) -> bool:
+    return any(isinstance(plugin, PitPlugin) for plugin in plugins)
