@@ -154,6 +154,28 @@ def test_pit_is_layered_one_way_without_circles() -> None:
     assert layering_problems(ROOT) == []
 
 
+def unguarded_imports(path: Path) -> list[str]:
+    """The Pit modules a workflow module imports outside `imports_passed_through()`: the
+    sandbox would load a second copy of each (two classes of one exception, say)."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in tree.body:  # module level only: a `with` block's imports are guarded
+        module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+        if module.startswith("pit.") and not module.startswith("pit.workflows"):
+            found.append(f"{path.name}: from {module} import ...")
+    return found
+
+
+def test_workflow_modules_take_the_pits_modules_through_the_sandbox() -> None:
+    problems = [
+        line
+        for path in sorted((ROOT / "workflows").glob("*.py"))
+        if path.name != "__init__.py"
+        for line in unguarded_imports(path)
+    ]
+    assert problems == []
+
+
 def test_a_wrong_way_import_a_domain_dependency_and_a_circle_are_each_caught(
     tmp_path: Path,
 ) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
-from pathlib import Path
 
-from pit.common.errors import IntegrityError, InvalidInputError
+from pit.common.errors import IntegrityError
 
 READ_SIZE = 1024 * 1024
-"""Bytes read at a time from a file or handed out at a time from a stream."""
+"""Bytes read at a time from a stored blob (and by the CLI from standard input)."""
 
 ByteStream = AsyncIterable[bytes]
 
@@ -18,6 +16,30 @@ ByteStream = AsyncIterable[bytes]
 def digest_of(data: bytes | bytearray | memoryview) -> str:
     """`sha256:<hex>` of `data`."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class HashedBytes(bytes):
+    """Bytes with the SHA-256 digest of exactly these bytes, computed when they were made.
+
+    Bytes never change, so whoever holds them can take `digest` without hashing them again:
+    it is never a claim someone made about them. A blob store hashes what it is given once,
+    here, instead of once by the caller and once more by the store.
+    """
+
+    _digest: str
+
+    def __new__(cls, data: bytes | bytearray | memoryview) -> HashedBytes:
+        made = super().__new__(cls, data)
+        made._digest = digest_of(made)
+        return made
+
+    @property
+    def digest(self) -> str:
+        return self._digest
+
+    def require(self, digest: str, what: str = "blob") -> None:
+        """IntegrityError unless these bytes hash to `digest`."""
+        _require(self._digest, digest, what)
 
 
 def hex_of(digest: str) -> str:
@@ -42,43 +64,14 @@ class StreamHasher:
 
     def require(self, digest: str, what: str = "blob") -> None:
         """IntegrityError unless the bytes seen hash to `digest`."""
-        if self.digest != digest:
-            raise IntegrityError(
-                f"{what}: content hashes to {self.digest}, not {digest}",
-                expected=digest,
-                actual=self.digest,
-            )
+        _require(self.digest, digest, what)
 
 
-async def bytes_stream(data: bytes, piece: int = READ_SIZE) -> AsyncIterator[bytes]:
-    """`data` as a stream of pieces of at most `piece` bytes."""
-    view = memoryview(data)
-    for start in range(0, len(data), piece):
-        yield bytes(view[start : start + piece])
-
-
-async def file_stream(
-    path: Path, piece: int = READ_SIZE, *, field: str = "content"
-) -> AsyncIterator[bytes]:
-    """The bytes of `path`, read in pieces off the event loop; never all in memory. A file
-    that cannot be read is an InvalidInputError naming `field`."""
-    try:
-        handle = await asyncio.to_thread(path.open, "rb")
-    except OSError as error:
-        rule = f"cannot be read: {error.strerror or error}"
-        raise InvalidInputError.for_field(field, str(path), rule) from None
-    try:
-        while True:
-            try:
-                block = await asyncio.to_thread(handle.read, piece)
-            except OSError as error:
-                rule = f"cannot be read: {error.strerror or error}"
-                raise InvalidInputError.for_field(field, str(path), rule) from None
-            if not block:
-                return
-            yield block
-    finally:
-        await asyncio.to_thread(handle.close)
+def _require(actual: str, digest: str, what: str) -> None:
+    if actual != digest:
+        raise IntegrityError(
+            f"{what}: content hashes to {actual}, not {digest}", expected=digest, actual=actual
+        )
 
 
 async def verified(

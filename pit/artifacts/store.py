@@ -21,7 +21,7 @@ from pit.artifacts.index_port import (
     SearchIndex,
     SearchQuery,
 )
-from pit.artifacts.ingest import Content, Ingested, as_stream, concatenated, ingest
+from pit.artifacts.ingest import Content, Ingested, concatenated, ingest
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE, Manifest
 from pit.artifacts.names import (
     check_artifact_name,
@@ -124,15 +124,24 @@ class ArtifactStore:
         tag_list = tuple(dict.fromkeys(check_tag(tag) for tag in tags))
         if storage_class is not None:
             check_storage_class(storage_class)
-        source = as_stream(content)
-        ingested = await ingest(
-            self.blobs,
-            source,
-            storage_class=storage_class,
-            threshold=self._threshold,
-            params=self._chunk_params,
+        # the next version number is a guess (a lost race takes the next one): looked up
+        # while the content is written
+        existing = asyncio.ensure_future(self.blobs.list_versions(name))
+        try:
+            ingested = await ingest(
+                self.blobs,
+                content,
+                storage_class=storage_class,
+                threshold=self._threshold,
+                params=self._chunk_params,
+            )
+        except BaseException:
+            existing.cancel()
+            await asyncio.gather(existing, return_exceptions=True)
+            raise
+        manifest = await self._commit(
+            name, ingested, await existing, media_type, meta, tag_list, storage_class
         )
-        manifest = await self._commit(name, ingested, media_type, meta, tag_list, storage_class)
         await self._index(manifest, ingested.head)
         return PutResult(
             name=name,
@@ -147,12 +156,12 @@ class ArtifactStore:
         self,
         name: str,
         ingested: Ingested,
+        existing: list[int],
         media_type: str,
         metadata: dict[str, MetaValue],
         tags: tuple[str, ...],
         storage_class: str | None,
     ) -> Manifest:
-        existing = await self.blobs.list_versions(name)
         version = existing[-1] + 1 if existing else 1
         for _ in range(MAX_RACE_RETRIES):
             manifest = Manifest(

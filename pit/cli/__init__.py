@@ -1,16 +1,6 @@
-"""The `pit` command line: each module registers its commands on `cli`."""
+"""The `pit` command line: each module registers its commands on `cli`, and is imported only
+when one of them runs (`pit.cli._app.COMMANDS`)."""
 
-from pit.cli import (  # noqa: F401
-    arbitrate,
-    artifact,
-    config_cmd,
-    dag,
-    dev,
-    pool,
-    pool_hosts,
-    stale,
-    stale_schedule,
-)
 from pit.cli._app import cli, main, run
 
 __all__ = ["cli", "main", "run"]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pit.cli._failures import EXIT_OK, explain
-from pit.common.config import Settings, load_settings
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
+
+if TYPE_CHECKING:
+    from pit.common.config import Settings
 
 
 @dataclass
@@ -27,6 +31,8 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from pit.common.config import load_settings  # pydantic: not for `pit --help`
+
             self._settings = load_settings(
                 config_file=self.config_file, overrides=self.overrides, flags=_FLAG_NAMES
             )
@@ -42,7 +48,58 @@ _FLAG_NAMES = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "run": (("pit.cli.dag",), "Run the DAG in FILE (YAML or JSON) and show its progress."),
+    "dag": (("pit.cli.dag",), "Inspect and control DAG runs."),
+    "artifact": (("pit.cli.artifact",), "Store, fetch, compare and find artifacts: named,..."),
+    "stale": (
+        ("pit.cli.stale", "pit.cli.stale_schedule"),
+        "Retire what is no longer worth keeping: plan,...",
+    ),
+    "pool": (
+        ("pit.cli.pool", "pit.cli.pool_hosts"),
+        "The model pools of every host: status, warm,...",
+    ),
+    "arbitrate": (("pit.cli.arbitrate",), "Replay a resource scenario in logical time:..."),
+    "arbiter": (("pit.cli.arbitrate",), "The arbiter entity workflows on Temporal (one..."),
+    "dev": (("pit.cli.dev",), "Embedded Temporal server + a worker, in the..."),
+    "worker": (("pit.cli.dev",), "Serve every Pit workflow and activity until..."),
+    "check": (("pit.cli.dev",), "Run one workflow through a worker on the task..."),
+    "ping": (("pit.cli.dev",), "Connect to Temporal and print what answered."),
+    "config": (("pit.cli.config_cmd",), "Inspect configuration."),
+}
+"""Every command, the modules that define it, and its one-line help: a command's module is
+imported only when that command runs, so `pit --help` and a local `pit artifact get` never
+load Temporal or S3 (tests/unit/test_cli_imports.py holds this table to the modules)."""
+
+
+class LazyGroup(click.Group):
+    """The `pit` group: loads a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            for module in COMMANDS[cmd_name][0]:
+                importlib.import_module(module)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, self.commands[name].get_short_help_str(45))
+            if name in self.commands
+            else (name, COMMANDS[name][1])
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="pit")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="pit.toml to read")
 @click.option("--temporal", metavar="HOST:PORT", help="Temporal frontend; unset: embedded server")

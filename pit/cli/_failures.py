@@ -28,17 +28,18 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import sys
 import tempfile
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
-from temporalio.client import WorkflowFailureError
-from temporalio.service import RPCError, RPCStatusCode
 
 from pit.common.errors import PitError, os_error_exit_code
-from pit.infra.temporal.failures import from_failure
-from pit.infra.temporal.reconnect import unreachable
+
+if TYPE_CHECKING:
+    from temporalio.service import RPCError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -66,19 +67,34 @@ def explain(error: BaseException) -> Failure:
         return _pit_error(error)
     if isinstance(error, click.Abort | KeyboardInterrupt | asyncio.CancelledError):
         return _one("pit: interrupted", EXIT_INTERRUPTED)
-    if isinstance(error, WorkflowFailureError):
-        return _pit_error(from_failure(error))
-    if isinstance(error, RPCError):
-        return _rpc_error(error)
+    if "temporalio" in sys.modules:  # a command that never loaded Temporal has no such errors
+        temporal = _temporal_failure(error)
+        if temporal is not None:
+            return temporal
     if isinstance(error, OSError):
         return _os_error(error)
     if isinstance(error, MemoryError):
         return _one("pit: error: out of memory", EXIT_FAILED)
-    if unreachable(error):  # the SDK core's own words for a server it cannot reach
+    return _bug(error)
+
+
+def _temporal_failure(error: BaseException) -> Failure | None:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError
+
+    from pit.infra.temporal.failures import from_failure
+    from pit.infra.temporal.reconnect import unreachable
+
+    if isinstance(error, WorkflowFailureError):
+        return _pit_error(from_failure(error))
+    if isinstance(error, RPCError):
+        return _rpc_error(error)
+    if not isinstance(error, OSError) and unreachable(error):
+        # the SDK core's own words for a server it cannot reach
         return _one(
             f"pit: error: temporal: unreachable: {one_line(str(error), 300)}", EXIT_UNREACHABLE
         )
-    return _bug(error)
+    return None
 
 
 def _one(line: str, exit_code: int) -> Failure:
@@ -108,21 +124,18 @@ def _pit_error(error: PitError) -> Failure:
 
 
 _REFUSED_RPC = frozenset(
-    {
-        RPCStatusCode.NOT_FOUND,
-        RPCStatusCode.INVALID_ARGUMENT,
-        RPCStatusCode.ALREADY_EXISTS,
-        RPCStatusCode.PERMISSION_DENIED,
-        RPCStatusCode.UNAUTHENTICATED,
-    }
+    {"NOT_FOUND", "INVALID_ARGUMENT", "ALREADY_EXISTS", "PERMISSION_DENIED", "UNAUTHENTICATED"}
 )
+"""RPC status names that mean the server refused what was asked (bad input)."""
 
 
 def _rpc_error(error: RPCError) -> Failure:
+    from pit.infra.temporal.reconnect import unreachable
+
     message = error.message or error.status.name.lower()
     if unreachable(error):
         return _one(f"pit: error: temporal: unreachable: {message}", EXIT_UNREACHABLE)
-    code = EXIT_BAD_INPUT if error.status in _REFUSED_RPC else EXIT_FAILED
+    code = EXIT_BAD_INPUT if error.status.name in _REFUSED_RPC else EXIT_FAILED
     return _one(f"pit: error: temporal: {error.status.name.lower()}: {message}", code)
 
 

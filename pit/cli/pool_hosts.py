@@ -16,7 +16,6 @@ from pit.common.config import Settings
 from pit.common.errors import InvalidInputError
 from pit.common.validation import check_name
 from pit.pool.placement import HostSnapshot
-from pit.workers import local_pit
 
 
 @pool.command("status")
@@ -29,6 +28,8 @@ def status(state: CliState, as_json: bool) -> None:
 
 
 async def _status(settings: Settings, as_json: bool) -> None:
+    from pit.workers import local_pit  # here: `pit pool simulate` needs no Temporal
+
     async with local_pit(settings, worker=False) as pit:
         hosts = await pit.pool.status()
     now = time.time()
@@ -94,6 +95,8 @@ Action = Literal["warm", "cool"]
 async def _run(
     settings: Settings, action: Action, model: str, host: str | None, wait: float, as_json: bool
 ) -> None:
+    from pit.workers import local_pit
+
     async with local_pit(settings) as pit:
         command = pit.pool.warm if action == "warm" else pit.pool.cool
         results = await command(model, host=host, wait=timedelta(seconds=wait))

@@ -14,7 +14,8 @@ the root is reached through a symbolic link (`pit.infra.store_tree`).
 
 A put of bytes that are stored already compares them with the stored copy (cheaper than
 hashing it again, and as safe: the new bytes were hashed on the way in); a copy that differs
-is rewritten from the new bytes.
+is rewritten from the new bytes. Bytes are hashed once on the way in: here, or, given
+`HashedBytes`, when they were made (the ingest hashes each chunk as it cuts it).
 
 Manifests and tombstones: `pit.infra.local_records`.
 """
@@ -24,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -32,7 +35,7 @@ from typing import BinaryIO
 import zstandard
 
 from pit.artifacts.blob_port import BLOB_TIERS, BlobInfo, BlobSource, BlobTier
-from pit.artifacts.hashing import StreamHasher, hex_of, verified
+from pit.artifacts.hashing import HashedBytes, StreamHasher, hex_of, verified
 from pit.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, manifest_bytes, parse_manifest
 from pit.artifacts.names import check_digest, check_storage_class
 from pit.artifacts.tombstone import MAX_TOMBSTONE_BYTES, Tombstone, parse_tombstone
@@ -54,6 +57,13 @@ log = get_logger("pit.artifacts")
 ZSTD_LEVEL = 10
 """Cold blobs are written rarely and read seldom: spend CPU for bytes."""
 _HEX = frozenset("0123456789abcdef")
+_WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pit-blob-write")
+"""Blob writes wait on fsync, not on the CPU: the ingest keeps many in flight so that their
+fsyncs overlap, more than asyncio's default pool of cores + 4 threads would run."""
+FRESH_SECONDS = 60.0
+"""A blob written this recently may still be a name its writer has not fsynced into its
+directory: a put that deduplicates against it fsyncs the directory before its manifest can
+name the blob (older names are durable: the kernel commits metadata within seconds)."""
 
 Place = tuple[tuple[str, ...], str]
 """A file in the store: its directory's components and its name."""
@@ -86,10 +96,10 @@ class LocalBlobStore:
         leaf = hex_digits + (COLD_SUFFIX if tier == "cold" else "")
         return (*self._tier_dir(tier), hex_digits[:2], hex_digits[2:4]), leaf
 
-    def _open_copy(self, digest: str) -> tuple[BlobTier, BinaryIO] | None:
-        """The blob's file, open, and its tier; probed twice, so a blob moving warmer (new
-        copy written, old removed between two probes) is still found."""
-        for _ in range(2):
+    def _open_copy(self, digest: str, *, rounds: int = 2) -> tuple[BlobTier, BinaryIO] | None:
+        """The blob's file, open, and its tier; probed `rounds` times, so a blob moving warmer
+        (new copy written, old removed between two probes) is still found."""
+        for _ in range(rounds):
             for tier in BLOB_TIERS:
                 try:
                     return tier, self._tree.open_read(*self._blob_place(digest, tier))
@@ -105,21 +115,29 @@ class LocalBlobStore:
             check_storage_class(storage_class)  # one local tier: accepted and recorded only
         with self._io(f"store blob {digest}"):
             if isinstance(content, bytes):
-                return await asyncio.to_thread(self._put_bytes, digest, content)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(_WRITERS, self._put_bytes, digest, content)
             return await self._put_stream(digest, content)
 
     def _put_bytes(self, digest: str, data: bytes) -> bool:
-        found = self._open_copy(digest)
+        hashed = isinstance(data, HashedBytes)
+        if isinstance(data, HashedBytes):
+            data.require(digest, "blob not stored")
+        # one round: a blob missed while it moves warmer is written again, which is harmless
+        found = self._open_copy(digest, rounds=1)
         if found is None:
-            self._write_copy(digest, [data], "hot")
+            self._write_copy(digest, [data], "hot", hashed=hashed)
             return True
         tier, handle = found
         with handle:
             same = same_content(handle, tier, digest, [data])
+            fresh = time.time() - os.fstat(handle.fileno()).st_mtime < FRESH_SECONDS
             if same and touch(handle):
+                if fresh:  # its writer may not have made the name durable yet: we need it
+                    self._tree.sync(self._blob_place(digest, tier)[0])
                 return False
         # removed between the probe and the touch: write it again; different: rewrite it
-        self._write_copy(digest, [data], "hot" if same else tier)
+        self._write_copy(digest, [data], "hot" if same else tier, hashed=hashed)
         if not same:
             log.warning("blob %s did not match its digest; rewritten from new bytes", digest)
         return True
@@ -161,11 +179,15 @@ class LocalBlobStore:
             self._write_copy(digest, file_blocks(fresh), tier)
         return True
 
-    def _write_copy(self, digest: str, blocks: Iterable[bytes], tier: BlobTier) -> None:
+    def _write_copy(
+        self, digest: str, blocks: Iterable[bytes], tier: BlobTier, *, hashed: bool = False
+    ) -> None:
         """Write `blocks` as the blob's copy in `tier` (compressed in cold): hashed as they
-        go, IntegrityError and nothing stored if they do not hash to `digest`."""
+        go (unless `hashed`: `HashedBytes` checked already), IntegrityError and nothing
+        stored if they do not hash to `digest`."""
         out, temp = self._tree.new_temp("blob.")
         hasher = StreamHasher()
+        published = False
         try:
             with out:
                 if tier == "cold":
@@ -174,16 +196,21 @@ class LocalBlobStore:
                         for block in blocks:
                             hasher.update(block)
                             writer.write(block)
+                elif hashed:
+                    for block in blocks:
+                        out.write(block)
                 else:
                     for block in blocks:
                         hasher.update(block)
                         out.write(block)
-                hasher.require(digest, "blob not stored")
+                if not hashed:
+                    hasher.require(digest, "blob not stored")
                 out.flush()
                 os.fsync(out.fileno())
-            self._tree.publish(temp, *self._blob_place(digest, tier))
+            published = self._tree.publish(temp, *self._blob_place(digest, tier))
         finally:
-            self._tree.discard_temp(temp)
+            if not published:
+                self._tree.discard_temp(temp)
 
     async def open_blob(self, digest: str) -> AsyncIterator[bytes]:
         check_digest(digest)

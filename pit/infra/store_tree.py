@@ -22,6 +22,7 @@ from pit.common.errors import IntegrityError
 Parts = Sequence[str]
 """A directory inside the root, as its components."""
 
+_ROOT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -55,9 +56,13 @@ class StoreTree:
     def directory(self, parts: Parts, *, create: bool = False) -> Iterator[int]:
         """A descriptor of `root/parts`; FileNotFoundError if a component is missing (unless
         `create`, which makes the missing ones, root included)."""
-        if create:
+        try:
+            fd = os.open(self.root, _ROOT_FLAGS)
+        except FileNotFoundError:
+            if not create:
+                raise
             self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = os.open(self.root, _ROOT_FLAGS)
         try:
             for depth, part in enumerate(parts):
                 following = self._step(fd, part, create)
@@ -187,6 +192,11 @@ class StoreTree:
             os.fsync(dir_fd)
         return True
 
+    def sync(self, parts: Parts) -> None:
+        """Make the entries of a directory durable (an fsync of the directory)."""
+        with self.directory(parts) as dir_fd:
+            os.fsync(dir_fd)
+
     def discard_temp(self, temp: str) -> None:
         with contextlib.suppress(FileNotFoundError, IntegrityError):
             self.unlink(TMP, temp)
@@ -230,11 +240,15 @@ class StoreTree:
         """Create `parts/leaf` with `data` only if it does not exist (False if it does); a
         file that exists is always complete."""
         handle, temp = self.new_temp("new.")
+        settled = False  # publish removes the temp file itself once it has run
         try:
             with handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            return self.publish(temp, parts, leaf, exclusive=True)
+            created = self.publish(temp, parts, leaf, exclusive=True)
+            settled = True
+            return created
         finally:
-            self.discard_temp(temp)
+            if not settled:
+                self.discard_temp(temp)

@@ -19,6 +19,8 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from temporalio.plugin import SimplePlugin
+from temporalio.worker import WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.activities.artifacts import ArtifactActivities
@@ -68,6 +70,7 @@ class PitPlugin(SimplePlugin):
             interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
             activities=self.activities_served,
             workflows=list(PIT_WORKFLOWS),
+            workflow_runner=passing_pit_through,
             run_context=self._running,
         )
 
@@ -83,6 +86,30 @@ class PitPlugin(SimplePlugin):
         finally:
             if self._owns_store:
                 await self.store.close()  # opened again if anything still needs it
+
+
+PASSED_THROUGH = tuple(
+    f"pit.{package}"
+    for package in (
+        "common", "dag", "artifacts", "pool", "arbitration", "stale",
+        "infra", "client", "activities",
+    )
+)  # fmt: skip
+"""The Pit's modules that workflow code uses as they are, never re-imported in the sandbox:
+pure domain code and message types (and what activity references import); not the workflow
+modules themselves, which the sandbox must load afresh."""
+
+
+def passing_pit_through(runner: WorkflowRunner | None) -> WorkflowRunner:
+    """The worker's sandbox with the Pit's non-workflow modules passed through: one copy of
+    each (a class, an exception type) inside and outside the sandbox, and no re-import cost
+    per workflow run. An unsandboxed runner is left as it is."""
+    if runner is None:
+        runner = SandboxedWorkflowRunner()
+    if not isinstance(runner, SandboxedWorkflowRunner):
+        return runner
+    restrictions = runner.restrictions.with_passthrough_modules(*PASSED_THROUGH)
+    return SandboxedWorkflowRunner(restrictions=restrictions, runner_class=runner.runner_class)
 
 
 def has_pit_plugin(plugins: Iterable[object]) -> bool:

@@ -3,10 +3,12 @@ activity's failure says (message, error type, attempts) for recovery and `pit da
 
 from __future__ import annotations
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
-from pit.dag.spec import RetrySpec
+with workflow.unsafe.imports_passed_through():
+    from pit.dag.spec import RetrySpec
 
 
 class NodeFailed(Exception):

@@ -174,3 +174,27 @@ async def test_a_dedup_hit_keeps_the_stored_file_and_only_touches_it(
     assert (await store.put("again", b"same bytes")).deduplicated is True
     assert path.stat().st_ino == inode  # not rewritten
     assert path.stat().st_mtime > long_ago + 3600  # touched: purge's mark protects it
+
+
+async def test_a_dedup_hit_on_a_fresh_blob_makes_its_name_durable_before_trusting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer may have renamed the blob in and not yet fsynced its directory: a put
+    that reuses it syncs the directory first, so its manifest never names a lost blob."""
+    blobs = LocalBlobStore(tmp_path / "store")
+    synced: list[tuple[str, ...]] = []
+    real_sync = blobs._tree.sync
+    monkeypatch.setattr(blobs._tree, "sync", lambda parts: (synced.append(parts), real_sync(parts)))
+    data = b"shared bytes"
+    digest = digest_of(data)
+    assert await blobs.put_blob(digest, data) is True
+    assert synced == []  # the writer synced its own rename
+    assert await blobs.put_blob(digest, data) is False
+    assert len(synced) == 1 and synced[0][:2] == ("blobs", "sha256")
+    path = next((tmp_path / "store" / "blobs").rglob("*"))
+    while path.is_dir():
+        path = next(path.iterdir())
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    assert await blobs.put_blob(digest, data) is False
+    assert len(synced) == 1  # an hour-old name is durable: no fsync on that hit
