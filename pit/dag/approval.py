@@ -13,6 +13,8 @@ from pit.dag.status import NodeState, NodeStatus
 
 APPROVE_UPDATE = "approve"
 """The Temporal update `pit dag approve` sends; it answers once the decision is recorded."""
+WAITING_MEMO = "waiting_for_approval"
+"""The memo key under which a run lists the approval nodes it waits on (`pit dag list`)."""
 REJECTED = "rejected"
 """The error type of a rejected approval node (its `on_failure` does not apply: a person said
 no, so what depends on it must not run as after `skip`)."""

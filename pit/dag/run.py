@@ -13,7 +13,15 @@ from pit.dag.compiled import CompiledDag
 from pit.dag.status import NodeStatus
 
 DAG_WORKFLOW = "pit.dag"
-STEP_ACTIVITIES = frozenset({"pit.pool.place", "pit.pool.warm", "pit.arbiter.ensure"})
+STEP_ACTIVITIES = frozenset(
+    {
+        "pit.pool.place",
+        "pit.pool.warm",
+        "pit.arbiter.ensure",
+        "pit.dag.cache_get",
+        "pit.dag.cache_put",
+    }
+)
 """Activities a DAG run calls for its own steps (placing a model node, warming its model,
 starting an arbiter), not as a node: they answer as they are, without the node envelope."""
 OUTPUT_KEY = "pit.output"
@@ -125,6 +133,8 @@ class DagRunInput(BaseModel):
     payload_limit: int | None = TEMPORAL_PAYLOAD_LIMIT
     """The most one payload may carry, None where a claim check stores big payloads: a
     continue-as-new over it ends the run as failed, saying why, rather than hang."""
+    no_cache: bool = False
+    """`pit run --no-cache`: nodes with `cache:` neither read nor write the cache."""
 
     @model_validator(mode="after")
     def _one_plan(self) -> DagRunInput:

@@ -122,6 +122,8 @@ class DagStatus(BaseModel):
     progress: Progress | None = None
     resumed_from: str | None = None
     nodes_total: int = 0
+    waiting_for_approval: list[str] = Field(default_factory=list)
+    """Approval nodes waiting for `pit dag approve` now, in file order."""
     nodes_offset: int = 0
     """`nodes` holds nodes_offset .. nodes_offset + len(nodes) of nodes_total (file order)."""
 

@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.activities.artifacts import ArtifactActivities
+from pit.activities.cache import CacheActivities
 from pit.activities.stale import StaleActivities
 from pit.common.config import Settings, load_settings
 from pit.infra.artifact_factory import open_artifact_store
@@ -58,7 +59,13 @@ class PitPlugin(SimplePlugin):
         artifacts = ArtifactActivities(self.store.get)
         stale = StaleActivities(lambda: open_stale_manager(self.store.get(), self.settings))
         self.activities_served: list[ActivityFn] = collect_activities(
-            [*BUILTIN_ACTIVITIES, *artifacts.all(), *stale.all(), *extra_activities],
+            [
+                *BUILTIN_ACTIVITIES,
+                *artifacts.all(),
+                *CacheActivities(self.store.get).all(),
+                *stale.all(),
+                *extra_activities,
+            ],
             activity_specs,
             use_entry_points=use_entry_points,
         )
