@@ -24,9 +24,10 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client._files import load_dag
@@ -36,19 +37,28 @@ from pit.common.errors import (
     NotFoundError,
     WorkFailedError,
 )
+from pit.dag.approval import (
+    APPROVE_UPDATE,
+    WAITING_MEMO,
+    ApprovalAnswer,
+    ApprovalRecord,
+)
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph, parse_dag
 from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id, default_run_id, run_input_problem
+from pit.dag.render import Format, render
 from pit.dag.run import (
     DAG_WORKFLOW,
     STATUS_PAGE,
     TEMPORAL_PAYLOAD_LIMIT,
     DagRunInput,
+    ItemsPage,
+    NodeItems,
     ReusedNode,
     StatusPage,
 )
 from pit.dag.spec import DagSpec
-from pit.dag.status import DagStatus, NodeState, Progress, RunState
+from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
 from pit.infra.temporal.reconnect import unreachable
 from pit.infra.temporal.search_attributes import (
     PIT_DAG,
@@ -81,6 +91,8 @@ class RunSummary(BaseModel):
     started_at: datetime
     closed_at: datetime | None
     progress: float | None
+    waiting_for_approval: list[str] = []
+    """Approval nodes the run waits on (from its memo)."""
 
 
 class RunHandle:
@@ -163,6 +175,54 @@ class RunHandle:
         """What the run was started with (the compiled graph, inputs, what it reused)."""
         run_input: DagRunInput = await self._query("input", None, DagRunInput)
         return run_input
+
+    async def items(self, node: str) -> list[NodeStatus]:
+        """Every item of map node `node`, in item order (the `items` query, a page at a
+        time): each with the fields a node has."""
+        found: list[NodeStatus] = []
+        while True:
+            page = ItemsPage(node=node, offset=len(found), limit=2000)
+            answer: NodeItems = await self._query("items", page, NodeItems)
+            found += answer.items
+            if not answer.items or len(found) >= answer.total:
+                return found
+
+    async def approve(
+        self,
+        node: str,
+        *,
+        by: str,
+        approve: bool = True,
+        comment: str | None = None,
+    ) -> ApprovalRecord:
+        """Answer approval node `node` (`approve=False`: reject it). Returns once the run has
+        recorded the answer; a node that is not an approval node, or not waiting, is refused
+        with InvalidInputError and nothing changes."""
+        try:
+            answer = ApprovalAnswer(node=node, approve=approve, comment=comment, by=by)
+        except ValueError as error:
+            raise InvalidInputError.for_field("approval", node, _first_problem(error)) from None
+        try:
+            record: ApprovalRecord = await self._handle.execute_update(
+                APPROVE_UPDATE, answer, result_type=ApprovalRecord, rpc_timeout=QUERY_TIMEOUT
+            )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise InvalidInputError.for_field("NODE", node, message) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND and "completed" in error.message:
+                rule = f"not waiting for approval (run {self.id!r} has ended)"
+                raise InvalidInputError.for_field("NODE", node, rule) from None
+            raise _rpc_error(error, self.id) from None
+        return record
+
+    async def graph(self, format: Format = "mermaid") -> str:
+        """The run's graph with each node's state (and a map's item counts), as Mermaid or
+        DOT text (`pit.dag.render`)."""
+        plan = (await self.input()).plan()
+        status = await self.status()
+        return render(plan.dag, status.nodes, format)
 
     async def cancel(self) -> None:
         """Cancel the run: running nodes are cancelled, pending ones never start."""
@@ -257,11 +317,13 @@ class RunsClient:
         known_activities: Collection[str] | None = None,
         reuse: Mapping[str, ReusedNode] | None = None,
         resumed_from: str | None = None,
+        no_cache: bool = False,
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
         Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError.
-        `known_activities`: refuse nodes whose activity is not in it."""
+        `known_activities`: refuse nodes whose activity is not in it. `no_cache`: nodes with
+        `cache:` neither read nor write the cache."""
         if id is not None:
             check_run_id(id, "id")
         compiled = compile_dag(dag, known_activities)
@@ -275,6 +337,7 @@ class RunsClient:
             resumed_from=resumed_from,
             search_attributes=indexed,
             claim_checked=self.client.data_converter.external_storage is not None,
+            no_cache=no_cache,
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
         attributes = (
@@ -353,6 +416,7 @@ class RunsClient:
                         started_at=execution.start_time,
                         closed_at=execution.close_time,
                         progress=execution.typed_search_attributes.get(PIT_PROGRESS),
+                        waiting_for_approval=list(memo.get(WAITING_MEMO) or []),
                     )
                 )
                 if len(runs) >= limit:
@@ -394,6 +458,7 @@ def prepare_run(
     resumed_from: str | None = None,
     search_attributes: bool = True,
     claim_checked: bool = False,
+    no_cache: bool = False,
 ) -> DagRunInput:
     """The workflow input of a run of `compiled`, refused with the limit named when it is too
     big to send. `claim_checked`: big payloads go to the artifact store, so Temporal's payload
@@ -405,6 +470,7 @@ def prepare_run(
         resumed_from=resumed_from,
         search_attributes=search_attributes,
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
+        no_cache=no_cache,
     )
     problem = run_input_problem(len(prepared.model_dump_json()))
     if problem is not None:
@@ -430,6 +496,15 @@ def next_run_id(run_id: str) -> str:
             "id", next_id, f"the default id of the resumed run breaks the rule ({RUN_ID_RULE})"
         )
     return next_id
+
+
+def _first_problem(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(error)
 
 
 def _rpc_error(error: RPCError, run_id: str) -> Exception:
