@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from temporalio import activity
 
 from pit.common.errors import CommandFailedError, InvalidInputError
@@ -28,12 +29,24 @@ class ShellInput(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     """Added to the worker's environment."""
     timeout: Duration | None = None
+    lines: bool = False
+    """Also return stdout's non-blank lines as a list (`lines`): what a map's `for_each`
+    takes (`${nodes.list.output.lines}`)."""
 
 
 class ShellResult(BaseModel):
     exit_code: int
     stdout: str
     stderr: str
+    lines: list[str] | None = None
+    """With `lines: true`: stdout's non-blank lines, without their line ends."""
+
+    @model_serializer(mode="wrap")
+    def _without_unasked_lines(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("lines") is None:
+            data.pop("lines", None)  # outputs stay as they were for commands not asked
+        return data
 
 
 @activity.defn(name="pit.shell")
@@ -86,6 +99,8 @@ async def shell(inputs: ShellInput) -> ShellResult:
         stdout=stdout.decode(errors="replace")[-MAX_CAPTURE:],
         stderr=stderr.decode(errors="replace")[-MAX_CAPTURE:],
     )
+    if inputs.lines:
+        result.lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.exit_code != 0:
         last = result.stderr.strip().splitlines()[-1:] or ["no stderr"]
         raise CommandFailedError(
