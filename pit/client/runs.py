@@ -209,6 +209,7 @@ class RunHandle:
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            message = message.removeprefix(f"{node!r}: ")  # the field names the node already
             raise InvalidInputError.for_field("NODE", node, message) from None
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND and "completed" in error.message:

@@ -23,9 +23,7 @@ from tests.dag.support import read_log
 pytestmark = pytest.mark.integration
 
 
-async def start_raw(
-    client: Client, queue: str, data: dict[str, Any], **fields: Any
-) -> RunHandle:
+async def start_raw(client: Client, queue: str, data: dict[str, Any], **fields: Any) -> RunHandle:
     run_id = f"{data['name']}-{uuid.uuid4().hex[:8]}"
     await client.start_workflow(
         "pit.dag",
