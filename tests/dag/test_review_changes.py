@@ -4,6 +4,7 @@ review per file, the deep review only for a big change, and the post only after 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from pit.client.runs import RunHandle, RunsClient
+from pit.client.runs import RunHandle, RunsClient, compile_dag
+from pit.dag.render import render
 from pit.dag.status import DagStatus, NodeState, RunState, SkipCause
 
 pytestmark = pytest.mark.integration
@@ -62,3 +64,10 @@ async def test_the_review_changes_example_runs(
     deep = second.nodes["deep"]
     assert deep.state is NodeState.SKIPPED and deep.skipped_by is SkipCause.CONDITION
     assert second.nodes["post-it"].state is NodeState.SUCCEEDED
+
+
+def test_the_graph_in_the_readme_is_what_pit_dag_graph_prints() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    shown = re.search(r"```mermaid\n(.*?)```", readme, re.S)
+    assert shown is not None
+    assert render(compile_dag(EXAMPLE), None, "mermaid") == shown.group(1)
