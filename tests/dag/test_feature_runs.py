@@ -366,3 +366,50 @@ async def test_an_unanswered_approval_times_out_and_on_failure_applies(
     ship = status.nodes["ship"]
     assert ship.state is NodeState.SKIPPED and ship.error_type == "timeout"
     assert status.nodes["release"].state is NodeState.SUCCEEDED
+
+
+def most_at_once(log: Path) -> int:
+    """The most items of the log that ran at the same time."""
+    moments = sorted(
+        (e["at"], 1 if e["event"] == "start" else -1)
+        for e in read_log(log)
+        if e["event"] in ("start", "end")
+    )
+    running = peak = 0
+    for _, step in moments:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+async def test_max_parallel_caps_a_maps_items_and_the_dags_slots(
+    temporal_client: Client, dag_worker: str, tmp_path: Path
+) -> None:
+    def mapped(log: Path, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": "each",
+            "activity": "test.record",
+            "for_each": list(range(6)),
+            "inputs": rec("each", log, seconds=0.3),
+            **fields,
+        }
+
+    own = tmp_path / "own.jsonl"
+    status = await run(
+        temporal_client, dag_worker, {"name": "cap", "nodes": [mapped(own, max_parallel=2)]}
+    )
+    assert status.status is RunState.SUCCEEDED and most_at_once(own) == 2
+    shared = tmp_path / "shared.jsonl"
+    status = await run(
+        temporal_client,
+        dag_worker,
+        {
+            "name": "cap-dag",
+            "max_parallel": 3,
+            "nodes": [
+                mapped(shared),
+                {"id": "other", "activity": "test.record", "inputs": rec("o", shared, seconds=0.3)},
+            ],
+        },
+    )
+    assert status.status is RunState.SUCCEEDED and most_at_once(shared) == 3
