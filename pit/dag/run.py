@@ -218,6 +218,17 @@ def status_page(nodes: dict[str, NodeStatus], page: StatusPage) -> dict[str, Nod
     return chosen
 
 
+def fit_items(items: list[NodeStatus]) -> list[NodeStatus]:
+    """The first of `items` whose JSON fits `STATUS_PAGE_BYTES` (one at least): an `items`
+    page of big outputs comes a few at a time, like a `status` page."""
+    room = STATUS_PAGE_BYTES
+    for count, item in enumerate(items):
+        room -= len(item.model_dump_json())
+        if count and room < 0:
+            return items[:count]
+    return items
+
+
 def unwrap(result: Any) -> tuple[Any, int | None]:
     """(output, attempt) of what a DAG activity returned through a Pit worker."""
     if isinstance(result, dict) and OUTPUT_KEY in result and len(result) <= 2:

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         NodeItems,
         RunPlan,
         StatusPage,
+        fit_items,
         status_page,
     )
     from pit.dag.scheduler import Scheduler
@@ -157,7 +158,7 @@ class DagWorkflow(Steps):
             node=page.node,
             total=items.size,
             offset=page.offset,
-            items=item_page(items.items, output, page.offset, page.limit),
+            items=fit_items(item_page(items.items, output, page.offset, page.limit)),
         )
 
     @workflow.query(name="progress")

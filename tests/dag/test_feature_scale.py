@@ -168,3 +168,25 @@ async def test_a_10000_item_map_completes_under_one_run_id(
     assert items is not None and items.succeeded == count
     assert await history_runs(temporal_client, status.run_id) >= 2
     print(f"\n10,000-item map: {took:.1f} s")
+
+
+async def test_an_approval_inside_a_child_graph_is_answered_on_the_child_run(
+    temporal_client: Client, dag_worker: str
+) -> None:
+    child = {"name": "inner", "nodes": [{"id": "ok", "approval": {"prompt": "fine?"}}]}
+    data = {"name": "outer-approval", "nodes": [{"id": "sub", "dag": child}]}
+    handle = await RunsClient(temporal_client, task_queue=dag_worker).start(data)
+    inner = RunHandle(temporal_client, f"{handle.id}.sub")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if "ok" in (await inner.status()).waiting_for_approval:
+                break
+        except Exception:  # the child has not started yet
+            pass
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    await inner.approve("ok", by="ann")
+    final = await asyncio.wait_for(handle.result(), 30)
+    assert final.status is RunState.SUCCEEDED
+    assert final.nodes["sub"].output["ok"]["by"] == "ann"
