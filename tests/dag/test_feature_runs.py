@@ -413,3 +413,49 @@ async def test_max_parallel_caps_a_maps_items_and_the_dags_slots(
         },
     )
     assert status.status is RunState.SUCCEEDED and most_at_once(shared) == 3
+
+
+async def test_fail_fast_stops_a_maps_other_items(
+    temporal_client: Client, dag_worker: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "log.jsonl"
+    status = await run(
+        temporal_client,
+        dag_worker,
+        {
+            "name": "fast",
+            "fail_fast": True,
+            "nodes": [
+                {
+                    "id": "each",
+                    "activity": "test.record",
+                    "for_each": list(range(8)),
+                    "max_parallel": 2,
+                    "inputs": rec("each", log, seconds=0.5),
+                },
+                {
+                    "id": "bad",
+                    "activity": "test.flaky",
+                    "inputs": {"kind": "validation"},
+                    "retry": {"max_attempts": 1},
+                },
+            ],
+        },
+    )
+    assert status.status is RunState.FAILED
+    each = status.nodes["each"]
+    assert each.state is NodeState.CANCELLED and each.items is not None
+    assert each.items.cancelled >= 6 and each.items.succeeded == 0
+
+
+async def test_cancelling_a_run_cancels_a_waiting_approval(
+    temporal_client: Client, dag_worker: str
+) -> None:
+    handle = await RunsClient(temporal_client, task_queue=dag_worker).start(approval_dag())
+    await waiting(handle, "ship")
+    await handle.cancel()
+    final = await asyncio.wait_for(handle.result(), 30)
+    assert final.status is RunState.CANCELLED
+    assert final.nodes["ship"].state is NodeState.CANCELLED
+    assert final.nodes["release"].state is NodeState.CANCELLED
+    assert final.waiting_for_approval == []
