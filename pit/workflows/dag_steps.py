@@ -127,7 +127,7 @@ class Steps(RunBook):
 
         try:
             pickup = spec.defaults.model_pickup
-            result = await on_model_host(node, unit.status, timeout, pickup, run_on)
+            result = await on_model_host(node, unit.status, timeout, pickup, run_on, unit.key)
         except ActivityError as error:
             if is_cancelled_exception(error):
                 raise asyncio.CancelledError from None
