@@ -459,3 +459,31 @@ async def test_cancelling_a_run_cancels_a_waiting_approval(
     assert final.nodes["ship"].state is NodeState.CANCELLED
     assert final.nodes["release"].state is NodeState.CANCELLED
     assert final.waiting_for_approval == []
+
+
+async def test_identical_cached_outputs_share_one_blob(
+    temporal_client: Client, dag_worker: str, tmp_path: Path
+) -> None:
+    name = f"dedup-{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "log.jsonl"
+    # two keys (the inputs differ in `seconds`), one output ({"node": "same", "value": null})
+    data = {
+        "name": name,
+        "nodes": [
+            {
+                "id": "each",
+                "activity": "test.record",
+                "for_each": [0, 0.01],
+                "inputs": {"node": "same", "log": str(log), "seconds": "${item}"},
+                "cache": {"ttl": "1h"},
+            }
+        ],
+    }
+    status = await run(temporal_client, dag_worker, data)
+    assert status.nodes["each"].output == [{"node": "same", "value": None}] * 2
+    settings = load_settings(environ={}, cwd=tmp_path)
+    async with ArtifactsClient.from_settings(settings) as artifacts:
+        names = [n async for n in artifacts.store.blobs.list_names() if f"/{name}/" in n]
+        assert len(names) == 2
+        digests = {(await artifacts.manifest(n)).digest for n in names}
+        assert len(digests) == 1, "identical outputs were stored twice"
