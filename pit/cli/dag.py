@@ -17,7 +17,8 @@ from temporalio.service import RPCError
 
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
-from pit.client.runs import RunHandle, compile_dag, next_run_id, prepare_run
+from pit.client.run_handle import RunHandle
+from pit.client.runs import compile_dag, next_run_id, prepare_run
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.common.files import parse_json

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from pit.client.arbiter import ArbiterClient
     from pit.client.artifacts import ArtifactsClient
     from pit.client.pool import PoolClient
-    from pit.client.runs import RunHandle, RunsClient, RunSummary
+    from pit.client.run_handle import RunHandle
+    from pit.client.runs import RunsClient, RunSummary
     from pit.client.stale import ScheduleResult, StaleClient
 
 _WHERE = {
@@ -23,7 +24,7 @@ _WHERE = {
     "ArbiterClient": "pit.client.arbiter",
     "ArtifactsClient": "pit.client.artifacts",
     "PoolClient": "pit.client.pool",
-    "RunHandle": "pit.client.runs",
+    "RunHandle": "pit.client.run_handle",
     "RunSummary": "pit.client.runs",
     "RunsClient": "pit.client.runs",
     "ScheduleResult": "pit.client.stale",
