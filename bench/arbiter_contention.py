@@ -31,6 +31,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
+from bench._report import report
 from bench.dag_bench import percentile
 from pit.arbitration import Arbiter, ArbiterConfig, Release, Request, Submit
 from pit.client.arbiter import (
@@ -40,6 +41,7 @@ from pit.client.arbiter import (
     ensure_arbiter,
     release_grant,
 )
+from pit.client.pool import place_model, registry_hosts
 from pit.client.runs import run_status, start_run
 from pit.common.config import load_settings
 from pit.common.errors import PitError
@@ -50,7 +52,6 @@ from pit.infra.temporal.devserver import embedded_server
 from pit.pool import ModelSpec, PoolConfig
 from pit.workers import build_worker
 from pit.workers.pool_host import pool_host
-from pit.workflows.pool import place_model, registry_hosts
 
 STARTS: dict[str, float] = {}
 ENDS: dict[str, float] = {}
@@ -161,6 +162,16 @@ async def contention(
         f"{overhead:.2f}s = {goal:.2f}s: {'met' if wall <= goal else 'MISSED'} "
         f"({wall / goal:.2f} of it); medians of {repeats}"
     )
+    report(
+        "arbiter_contention",
+        f"{count} nodes x {seconds}s on {slots} slots",
+        wall,
+        "s",
+        baseline=best_plain,
+        baseline_label="without resources",
+        goal=f"<= {goal:.2f} s (2 x ideal + overhead)",
+        met=wall <= goal,
+    )
     print(
         f"    ask -> work starts p50/p90/p99 {ms(waits)} (without resources {ms(plain_waits)}); "
         f"slot freed -> next work starts {ms(handoffs)}"
@@ -213,6 +224,14 @@ async def thousand_waiting(
         f"{drained:.2f}s (ideal {ideal:.2f}s, {drained / ideal:.2f}x); grants in the pure "
         f"engine's order: {'yes' if same else 'NO'}; left held {len(after.holders)}, "
         f"waiting {len(after.waiters)}, undelivered {after.undelivered}"
+    )
+    report(
+        "arbiter_contention",
+        f"{total} waiting at once, drained through {slots} slots",
+        drained,
+        "s",
+        goal="the pure engine's grant order",
+        met=same,
     )
     _, handoffs = await waits_and_handoffs(client, [h.id for h in handles], slots)
     print(f"    slot freed -> next work starts {ms(handoffs)}")
@@ -271,6 +290,14 @@ async def placement(client: Client, queue: str, count: int) -> None:
     print(
         f"{count} model nodes placing at once: {placed:.2f}s, without model {plain:.2f}s, "
         f"ratio {placed / plain:.2f}; {hosted} of {count} ran on the host"
+    )
+    report(
+        "arbiter_contention",
+        f"{count} model nodes placing at once",
+        placed,
+        "s",
+        baseline=plain,
+        baseline_label="without model",
     )
 
 

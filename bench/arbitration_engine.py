@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bench._report import report
 from pit.arbitration import Arbiter, ArbiterConfig, Release, Request, Submit
 from pit.arbitration.ledger import Ledger, rank_key
 from pit.arbitration.scenario import parse_scenario
@@ -170,6 +171,14 @@ def main() -> None:
                 f"{result['pending']:>8} {what:<9} {p50:>10.4f} {p99:>8.4f} "
                 f"{n50:>10.4f} {n99:>8.4f} {n50 / p50:>8.0f}x"
             )
+            report(
+                "arbitration_engine",
+                f"{what} p99, {result['pending']:,} waiting",
+                p99,
+                "ms",
+                baseline=n99,
+                baseline_label="naive full scan",
+            )
     result = fairness()
     print("three tenants, weights 3:2:1, weighted_fair (examples/arbitration/three_tenants.yaml):")
     for name, tenant in result["tenants"].items():
@@ -177,6 +186,13 @@ def main() -> None:
             f"  {name:<9} share {tenant['share']:.3f}  entitled {tenant['entitled_share']:.3f}  "
             f"deviation {result['deviation'][name] * 100:.1f}%"
         )
+    worst = max(abs(value) for value in result["deviation"].values())
+    report(
+        "arbitration_engine",
+        "fairness: worst deviation from entitled share",
+        worst * 100,
+        "%",
+    )
     print(
         f"  Gini (60 s window, t=60..300): mean {result['gini_steady_mean']:.4f}, "
         f"max {result['gini_steady_max']:.4f}"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import legacy_chunking
+from bench._report import report
 from pit.artifacts.chunking import DEFAULT_PARAMS, ChunkParams
 from pit.artifacts.store import ArtifactStore
 from pit.common.fs import atomic_write
@@ -256,6 +257,24 @@ async def main() -> None:
         ),
     ]
     table(rows)
+    plain = "write+fsync+rename"
+    headline = (
+        ("put 4 KiB p50", small * 1e3, small_plain * 1e3, "ms", plain),
+        ("put 1 MiB p50", large * 1e3, large_plain * 1e3, "ms", plain),
+        (f"ingest {ingest_mib} MiB", rate, rate_plain, "MiB/s", "copy + fsync"),
+        (f"dedup stored/logical, {versions} versions", stored, stored_legacy, "", "old chunker"),
+    )
+    for (figure, value, base, unit, label), row in zip(headline, rows, strict=True):
+        report(
+            "artifacts_store",
+            figure,
+            value,
+            unit,
+            baseline=base,
+            baseline_label=label,
+            goal=row.goal,
+            met=row.met,
+        )
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nload average after the run: {load}")
 

@@ -37,6 +37,7 @@ from temporalio.service import RPCError
 
 import pit.dag.graph
 import pit.dag.limits
+from bench._report import report
 from bench.dag_bench import lanes
 from pit.client.runs import prepare_run, start_run
 from pit.common.config import load_settings
@@ -198,6 +199,14 @@ async def measure(client: Client, queue: str, size: int, folder: Path) -> None:
         f"ratio {now / before:.2f}",
         flush=True,
     )
+    report(
+        "dag_load_bench",
+        f"{size:,} nodes: load in the workflow",
+        now * 1000,
+        "ms",
+        baseline=before * 1000,
+        baseline_label="before (pydantic DagSpec)",
+    )
 
 
 async def run_to_completion(client: Client, queue: str, size: int) -> None:
@@ -211,6 +220,7 @@ async def run_to_completion(client: Client, queue: str, size: int) -> None:
         f"start {start:.2f}s, {len(runs)} runs under one id by continue-as-new)",
         flush=True,
     )
+    report("dag_load_bench", f"{size:,} nodes run to completion", size / elapsed, "nodes/s")
 
 
 async def main(sizes: list[int], run_size: int) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from bench._report import report
 from pit.common.errors import InvalidInputError
 from pit.common.files import MAX_JSON_BYTES, MAX_YAML_BYTES, parse_json, parse_yaml
 
@@ -75,6 +76,14 @@ def main() -> None:
     print(f"YAML DAG, {len(text) / 1024**2:.2f} MiB ({text.count(chr(10))} lines):")
     print(f"  parse_yaml {ours:.2f}s  yaml.safe_load {old:.2f}s  CSafeLoader {c_only:.2f}s")
     print(f"  parse_yaml / yaml.safe_load = {ours / old:.2f}   / CSafeLoader = {ours / c_only:.2f}")
+    report(
+        "file_reader",
+        "YAML DAG at the 1 MiB limit: parse_yaml",
+        ours,
+        "s",
+        baseline=old,
+        baseline_label="yaml.safe_load",
+    )
 
     document = json.dumps(yaml.load(text, Loader=yaml.CSafeLoader))
     while len(document) * 2 < MAX_JSON_BYTES:
@@ -85,6 +94,14 @@ def main() -> None:
     plain = median_seconds(lambda: json.loads(document), repeats)
     print(f"JSON DAG, {len(document) / 1024**2:.2f} MiB:")
     print(f"  parse_json {ours:.2f}s  json.loads {plain:.2f}s  ratio {ours / plain:.2f}")
+    report(
+        "file_reader",
+        "JSON DAG near the 16 MiB limit: parse_json",
+        ours,
+        "s",
+        baseline=plain,
+        baseline_label="json.loads",
+    )
 
     laughs = ["l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
     laughs += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 10)]
@@ -94,7 +111,16 @@ def main() -> None:
         "an integer of 5,000 digits": "x: " + "9" * 5000,
     }
     for name, bad in hostile.items():
-        print(f"refused {name} in {refusal_seconds(bad) * 1000:.1f} ms")
+        refused = refusal_seconds(bad)
+        print(f"refused {name} in {refused * 1000:.1f} ms")
+        report(
+            "file_reader",
+            f"refusal of {name}",
+            refused * 1000,
+            "ms",
+            goal="< 1000 ms",
+            met=refused < 1,
+        )
 
 
 if __name__ == "__main__":

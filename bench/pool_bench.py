@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from bench._report import report as bench_report
 from bench.pool_traces import BUDGETS
 from pit.common.clock import SystemClock
 from pit.pool.health import HealthMonitor
@@ -121,6 +122,15 @@ def main() -> None:
         "traces": traces(),
     }
     print(json.dumps(report, indent=2))
+    hit = report["hit"]
+    bench_report(
+        "pool_bench",
+        "pool hit p99",
+        hit["pool_hit_p99_us"],
+        "us",
+        baseline=hit["baseline_p99_us"],
+        baseline_label="dict + OrderedDict",
+    )
 
 
 if __name__ == "__main__":

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.dag_bench import median_of, percentile, time_dag
+from pit.client.pool import place_model, registry_hosts
 from pit.common.config import load_settings
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
 from pit.pool import ModelSpec, PoolConfig
 from pit.workers import build_worker
 from pit.workers.pool_host import pool_host
-from pit.workflows.pool import place_model, registry_hosts
 
 MODELS = tuple(ModelSpec(id=f"m{i}", memory_bytes=1024**3) for i in range(4))
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from bench._report import report
 from pit.pool.simulate import POLICIES, simulate
 from pit.pool.spec import ModelSpec
 from pit.pool.trace import TraceEvent, read_models, read_trace
@@ -202,9 +203,46 @@ def write_docs(table: str, path: Path = DOCS) -> None:
     path.write_text(text[:start] + "\n" + table + "\n" + text[end:])
 
 
+def report_rows(results: Sequence[Cell]) -> None:
+    """Per trace, for `python -m bench`: the predictive policy's worst budget against LRU (goal:
+    never more than 1% more cold starts) and its cut at the hot-set budget."""
+    lru = {(c.trace, c.budget_bytes): c for c in results if c.policy == "lru"}
+    warm = [c for c in results if c.policy == "predictive"]
+    for trace in TRACES:
+        cells_of = [c for c in warm if c.trace == trace]
+        worst = max(
+            cells_of, key=lambda c: c.cold_starts / max(1, lru[(trace, c.budget_bytes)].cold_starts)
+        )
+        base = lru[(trace, worst.budget_bytes)].cold_starts
+        report(
+            "pool_policies",
+            f"{trace}: cold starts, worst budget ({worst.budget})",
+            worst.cold_starts,
+            "",
+            baseline=base,
+            baseline_label="LRU",
+            goal="<= 1.01x LRU",
+            met=worst.cold_starts <= base * 1.01,
+        )
+        for cell in cells_of:
+            if "hot set" in cell.budget:
+                base = lru[(trace, cell.budget_bytes)].cold_starts
+                report(
+                    "pool_policies",
+                    f"{trace}: cold starts at the hot set",
+                    cell.cold_starts,
+                    "",
+                    baseline=base,
+                    baseline_label="LRU",
+                    goal=f"accuracy {cell.accuracy:.2f}" if cell.accuracy is not None else None,
+                )
+
+
 def main(argv: Sequence[str]) -> None:
-    table = generated(cells())
+    results = cells()
+    table = generated(results)
     print(table)
+    report_rows(results)
     if "--write" in argv:
         write_docs(table)
         print(f"\nwritten to {DOCS}")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench._report import report
 from pit.artifacts.index_port import Filter, IndexDocument, SearchQuery
 from pit.infra.sqlite_index import SqliteIndex
 
@@ -144,6 +145,17 @@ async def main(count: int, query_count: int) -> None:
         )
     verdict = "meets" if ours_p99 < TARGET_MS else "misses"
     print(f"\ntarget p99 < {TARGET_MS:.0f} ms: {verdict} ({ours_p99:.2f} ms)")
+    fts_p99 = percentile(results["bare FTS5"], 99)
+    report(
+        "search_index",
+        f"search p99, {count:,} documents",
+        ours_p99,
+        "ms",
+        baseline=fts_p99,
+        baseline_label="bare FTS5",
+        goal=f"< {TARGET_MS:.0f} ms",
+        met=ours_p99 < TARGET_MS,
+    )
 
 
 if __name__ == "__main__":

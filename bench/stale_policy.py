@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import yaml
 
+from bench._report import report
 from pit.stale import (
     DEFAULT_POLICY_YAML,
     Action,
@@ -74,6 +75,16 @@ def main() -> None:
         f"naive tree walk (same run, first {len(sample):,} versions): "
         f"{naive_per_version * 1e6:.2f} us/version; compiled is "
         f"{naive_per_version / per_version:.1f}x faster; same decisions: {agree}"
+    )
+    report(
+        "stale_policy",
+        f"policy evaluation, {len(corpus):,} versions",
+        per_version * 1e6,
+        "us",
+        baseline=naive_per_version * 1e6,
+        baseline_label="naive tree walk",
+        goal="same decisions",
+        met=agree,
     )
 
     started = time.perf_counter()

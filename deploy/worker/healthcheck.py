@@ -3,9 +3,10 @@ task queue.
 
 A worker that is up but cut off from Temporal, or wedged, stops polling; Temporal's task
 queue description says so within `RECENT`. The check reads the worker's own settings
-(`PIT_*` variables), finds a poller whose identity ends in `@<this hostname>` (the SDK's
-default identity is `pid@hostname`, and a container's hostname is its own) and prints one
-line. Exit 0 healthy, 1 not (Docker gives other codes no meaning).
+(`PIT_*` variables), finds a poller whose identity starts with `<pid>@<this hostname>`
+(the SDK's default identity is `pid@hostname`, and a container's hostname is its own; a Pit
+worker adds ` pit-store=<url>`) and prints one line. Exit 0 healthy, 1 not (Docker gives
+other codes no meaning).
 
     python /opt/pit/healthcheck.py [TASK_QUEUE]
 """
@@ -46,7 +47,8 @@ async def last_poll(client: Client, task_queue: str, host: str) -> datetime | No
             timeout=CALL_TIMEOUT,
         )
         for poller in response.pollers:
-            if poller.identity.endswith(f"@{host}"):
+            # a Pit worker's identity goes on with " pit-store=<url>" (its claim-check store)
+            if poller.identity.split(" ", 1)[0].endswith(f"@{host}"):
                 seen = poller.last_access_time.ToDatetime(tzinfo=UTC)
                 latest = seen if latest is None else max(latest, seen)
     return latest

@@ -5,7 +5,8 @@ from pit.activities.builtin import echo, sleep
 from pit.activities.pool import place
 from pit.activities.shell import shell
 
-BUILTIN_ACTIVITIES = (echo, sleep, shell, place, *ARBITER_ACTIVITIES)
-"""What every Pit worker serves."""
+BUILTIN_ACTIVITIES = (echo, sleep, place, *ARBITER_ACTIVITIES)
+"""What every Pit worker serves besides the activities over its stores (`pit.shell` keeps
+outputs over its limit in the artifact store: `ShellActivities`)."""
 
 __all__ = ["BUILTIN_ACTIVITIES", "echo", "shell", "sleep"]

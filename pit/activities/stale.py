@@ -9,12 +9,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
+from temporalio.client import ScheduleUpdate, ScheduleUpdateInput
 
 from pit.common.errors import InvalidInputError
 from pit.stale.evaluate import Action
 from pit.stale.manager import StaleManager
 from pit.stale.policy import parse_policy
-from pit.stale.protocol import PlanSummary
+from pit.stale.protocol import PlanSummary, ScheduleNote
 
 
 class PlanRequest(BaseModel):
@@ -38,7 +39,7 @@ class StaleActivities:
         self._manager = manager
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.plan, self.apply]
+        return [self.plan, self.apply, self.note_schedule]
 
     @activity.defn(name="pit.stale.plan")
     async def plan(self, request: PlanRequest) -> PlanSummary:
@@ -68,3 +69,22 @@ class StaleActivities:
         """Re-checks every item, then soft-deletes and moves tiers; returns the report."""
         report = await self._manager().apply(request.plan_id, request.now)
         return report.to_dict()
+
+    @activity.defn(name="pit.stale.note_schedule")
+    async def note_schedule(self, request: ScheduleNote) -> bool:
+        """Set the schedule's note (what `temporal schedule describe` and the UI show), or
+        clear it when it names this run; True when the schedule changed."""
+
+        changed = False
+
+        def change(given: ScheduleUpdateInput) -> ScheduleUpdate | None:
+            nonlocal changed
+            schedule = given.description.schedule
+            if request.note is None and request.run_id not in (schedule.state.note or ""):
+                return None  # another run's note, or none: leave it
+            schedule.state.note = request.note or ""
+            changed = True
+            return ScheduleUpdate(schedule=schedule)
+
+        await activity.client().get_schedule_handle(request.schedule_id).update(change)
+        return changed

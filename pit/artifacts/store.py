@@ -43,12 +43,15 @@ from pit.common.errors import (
     PitError,
 )
 from pit.common.logging import get_logger
+from pit.common.metrics import ARTIFACT_BYTES, ARTIFACT_OPERATIONS
+from pit.common.spans import observed
 
 log = get_logger("pit.artifacts")
 
 MAX_RACE_RETRIES = 1000
 """How many versions a writer may lose in a row to other writers before it gives up."""
 _FETCH_PARALLEL = 16
+_PUT, _GET = {"operation": "put"}, {"operation": "get"}
 
 
 @dataclass
@@ -105,6 +108,7 @@ class ArtifactStore:
 
     # writing
 
+    @observed("pit.artifacts.put", ARTIFACT_OPERATIONS, {"operation": "put"})
     async def put(
         self,
         name: str,
@@ -143,6 +147,7 @@ class ArtifactStore:
             name, ingested, await existing, media_type, meta, tag_list, storage_class
         )
         await self._index(manifest, ingested.head)
+        ARTIFACT_BYTES.add(manifest.size, _PUT)
         return PutResult(
             name=name,
             version=manifest.version,
@@ -237,11 +242,13 @@ class ArtifactStore:
         deleted = await self.blobs.deleted_versions(name)
         return [number for number in numbers if number not in deleted]
 
+    @observed("pit.artifacts.get", ARTIFACT_OPERATIONS, {"operation": "get"})
     async def open(self, name: str, version: int | None = None) -> ArtifactReader:
         """A version's bytes as a stream, checked against its digest (IntegrityError at the
         end of a corrupt stream). Records one access in the index."""
         manifest = await self.manifest(name, version)
         await self._record_access(manifest)
+        ARTIFACT_BYTES.add(manifest.size, _GET)
         return ArtifactReader(manifest, self.content_stream(manifest))
 
     def content_stream(self, manifest: Manifest) -> AsyncIterator[bytes]:

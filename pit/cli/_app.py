@@ -16,6 +16,14 @@ from pit.cli._failures import EXIT_OK, explain
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
 
+_FLAG_NAMES: dict[str, str] = {
+    "temporal.address": "--temporal",
+    "temporal.namespace": "--namespace",
+    "state_dir": "--state-dir",
+    "log_format": "--log-format",
+    "log_level": "--log-level",
+}
+
 if TYPE_CHECKING:
     from pit.common.config import Settings
 
@@ -26,6 +34,7 @@ class CliState:
 
     overrides: dict[str, object] = field(default_factory=dict)
     config_file: Path | None = None
+    flags: dict[str, str] = field(default_factory=lambda: dict(_FLAG_NAMES))
     _settings: Settings | None = None
 
     @property
@@ -34,18 +43,18 @@ class CliState:
             from pit.common.config import load_settings  # pydantic: not for `pit --help`
 
             self._settings = load_settings(
-                config_file=self.config_file, overrides=self.overrides, flags=_FLAG_NAMES
+                config_file=self.config_file, overrides=self.overrides, flags=self.flags
             )
         return self._settings
 
-
-_FLAG_NAMES = {
-    "temporal.address": "--temporal",
-    "temporal.namespace": "--namespace",
-    "state_dir": "--state-dir",
-    "log_format": "--log-format",
-    "log_level": "--log-level",
-}
+    def with_flag(self, key: str, flag: str, value: object) -> Settings:
+        """The settings with a command's own flag `flag` setting `key` (when given) on top of
+        every other source; a bad value names the flag."""
+        if value is not None:
+            self.overrides[key] = value
+            self.flags[key] = flag
+            self._settings = None
+        return self.settings
 
 
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -66,7 +75,9 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "worker": (("pit.cli.dev",), "Serve every Pit workflow and activity until..."),
     "check": (("pit.cli.dev",), "Run one workflow through a worker on the task..."),
     "ping": (("pit.cli.dev",), "Connect to Temporal and print what answered."),
+    "codec-server": (("pit.cli.codec",), "Serve /decode and /download over the claim-check..."),
     "config": (("pit.cli.config_cmd",), "Inspect configuration."),
+    "doctor": (("pit.cli.doctor",), "Check a deployment: Temporal, namespace, search..."),
 }
 """Every command, the modules that define it, and its one-line help: a command's module is
 imported only when that command runs, so `pit --help` and a local `pit artifact get` never
@@ -150,6 +161,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     os._exit(code)
 
 
+def _stop_tracing() -> None:
+    """Flush the spans still queued (main() skips the exit handlers that would); only a
+    command that traced has the tracing module loaded, the others load nothing for it."""
+    tracing = sys.modules.get("pit.infra.telemetry.tracing")
+    if tracing is not None:
+        tracing.stop_tracing()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run `pit` with `argv`; return the exit code. Whatever goes wrong is printed as one
     line (see `pit.cli._failures` for which exception gets which line and code)."""
@@ -162,4 +181,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         for line in failure.lines:
             print(line, file=sys.stderr)
         return failure.exit_code
+    finally:
+        _stop_tracing()
     return result if isinstance(result, int) else EXIT_OK

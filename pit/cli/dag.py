@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from pit.cli._app import CliState, cli
 from pit.cli._output import emit_json, emit_line, json_option
 from pit.client.run_handle import RunHandle
-from pit.client.runs import compile_dag, next_run_id, prepare_run
+from pit.client.runs import compile_dag, prepare_run
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.common.files import parse_json
@@ -146,7 +146,7 @@ async def _outcome(session: TemporalSession, handle: RunHandle) -> DagStatus:
                 await handle.workflow.describe()
                 patience.answered()
                 lost = False
-            return await patience.until_server_exits(handle.result())
+            return await patience.until_server_exits(handle.result(notice=_say))
         except (RPCError, BackendUnavailableError) as error:
             await patience.pause(error)
             lost = True
@@ -189,6 +189,8 @@ def _print_status(status: DagStatus, as_json: bool) -> None:
         shown = shown if len(shown) <= 200 else shown[:197] + "..."
         emit_line(f"  output of {last}: {shown}")
     emit_line(f"{status.run_id}: {status.status.value} ({summary})")
+    if status.detail:
+        emit_line(f"  {status.detail}")
     if status.waiting_for_approval:
         waiting = ", ".join(status.waiting_for_approval)
         emit_line(f"waiting for approval: {waiting} (pit dag approve {status.run_id} NODE)")
@@ -240,7 +242,10 @@ def dag() -> None:
 @json_option
 @click.pass_obj
 def status_command(state: CliState, run_id: str, node: str | None, as_json: bool) -> int:
-    """The status of a run: every node's state, attempts, times, output, error."""
+    """The status of a run: every node's state, attempts, times, output, error (with
+    --node, a map node's items). Exits 0 while it runs or when it succeeded, 1 when it
+    failed, was cancelled, terminated or timed out, or is stuck (its workflow task keeps
+    failing)."""
     check_run_id(run_id, "RUN_ID")
     return asyncio.run(_status(state.settings, run_id, node, as_json))
 
@@ -292,31 +297,34 @@ async def _list(settings: Settings, limit: int, as_json: bool) -> None:
         emit_json([run.model_dump(mode="json") for run in runs])
         return
     for run in runs:
-        waiting = run.waiting_for_approval if run.status == "running" else []
+        state = run.status.value if run.status else ""
+        waiting = run.waiting_for_approval if run.status is RunState.RUNNING else []
         note = f"  waiting for approval: {', '.join(waiting)}" if waiting else ""
-        emit_line(f"{run.run_id:<40} {run.status or '':<12} {run.dag} ({run.nodes}){note}")
+        emit_line(f"{run.run_id:<40} {state:<12} {run.dag} ({run.nodes}){note}")
 
 
 @dag.command("resume")
 @click.argument("run_id")
 @click.option("--file", type=click.Path(path_type=Path), help="an edited DAG file to run")
-@click.option("--id", "new_id", help="id of the new run [RUN_ID-rN]")
+@click.option("--id", "new_id", help="id of the new run [the first free RUN_ID-rN]")
 @json_option
 @click.pass_obj
 def resume_command(
     state: CliState, run_id: str, file: Path | None, new_id: str | None, as_json: bool
 ) -> int:
     """Run the graph again, reusing every node whose activity, inputs and upstream are
-    unchanged since RUN_ID, and running the rest."""
+    unchanged since RUN_ID, and running the rest. RUN_ID may have failed, been cancelled, or
+    been terminated or timed out by Temporal."""
     settings = state.settings
     check_run_id(run_id, "RUN_ID")
-    new_id = check_run_id(new_id, "--id") if new_id is not None else next_run_id(run_id)
+    if new_id is not None:
+        check_run_id(new_id, "--id")
     graph = compile_dag(file) if file is not None else None
     return asyncio.run(_resume(settings, run_id, graph, new_id, as_json))
 
 
 async def _resume(
-    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str, as_json: bool
+    settings: Settings, run_id: str, graph: CompiledDag | None, new_id: str | None, as_json: bool
 ) -> int:
     async with local_pit(settings, ui=True) as pit:
         handle = await pit.runs.resume(run_id, dag=graph, id=new_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import timedelta
 
@@ -18,9 +19,11 @@ from pit.common.config import Settings
 from pit.common.errors import InvalidInputError, WorkFailedError
 from pit.common.logging import configure_logging
 from pit.common.version import __version__
+from pit.infra.telemetry import serve_metrics
 from pit.infra.temporal import TemporalSession
+from pit.infra.temporal.devserver import free_port
 from pit.infra.temporal.reconnect import process_gone, wait_process_gone
-from pit.workers import PitPlugin, build_worker, local_pit, run_until_signalled
+from pit.workers import PitPlugin, build_worker, codec_server, local_pit, run_until_signalled
 from pit.workers.pool_host import PoolHost, pool_config, pool_host
 
 _activities_option = click.option(
@@ -32,20 +35,41 @@ _activities_option = click.option(
 )
 
 
+_metrics_option = click.option(
+    "--metrics-port",
+    metavar="PORT",
+    help="serve Prometheus metrics on this port [telemetry.metrics_port]",
+)
+
+
+def _serve_metrics(settings: Settings, who: str) -> None:
+    """Start the metrics endpoint (before any connection: it belongs to the SDK runtime)."""
+    url = serve_metrics(settings.telemetry)
+    if url is not None:
+        click.echo(f"{who}: Prometheus metrics at {url}", err=True)
+
+
 @cli.command()
 @click.option("--check", is_flag=True, help="run one workflow through the worker, then exit")
 @click.option("--no-ui", is_flag=True, help="do not start the web UI")
 @_activities_option
+@_metrics_option
 @json_option
 @click.pass_obj
 def dev(
-    state: CliState, check: bool, no_ui: bool, activity_specs: tuple[str, ...], as_json: bool
+    state: CliState,
+    check: bool,
+    no_ui: bool,
+    activity_specs: tuple[str, ...],
+    metrics_port: str | None,
+    as_json: bool,
 ) -> None:
     """Embedded Temporal server + a worker, in the foreground until Ctrl-C.
 
     With --temporal, only the worker runs, against that server.
     """
-    settings = state.settings
+    settings = state.with_flag("telemetry.metrics_port", "--metrics-port", metrics_port)
+    _serve_metrics(settings, "pit dev")
     asyncio.run(_dev(settings, check=check, ui=not no_ui, specs=activity_specs, as_json=as_json))
 
 
@@ -54,10 +78,13 @@ async def _dev(
 ) -> None:
     hosted = pool_config(settings)  # a bad models file fails before anything starts
     plugin = PitPlugin(settings, activity_specs=specs)
-    async with (
-        local_pit(settings, plugin=plugin, ui=ui, worker=False) as pit,
-        pool_host(_client(pit), settings, config=hosted) as host,
-    ):
+    codec_port = free_port() if ui and not check else None
+    codec_url = None if codec_port is None else f"http://127.0.0.1:{codec_port}"
+    async with contextlib.AsyncExitStack() as stack:
+        pit = await stack.enter_async_context(
+            local_pit(settings, plugin=plugin, ui=ui, worker=False, ui_codec_endpoint=codec_url)
+        )
+        host = await stack.enter_async_context(pool_host(_client(pit), settings, config=hosted))
         session = _session(pit)
         worker = build_worker(_client(pit), settings)
         if check:
@@ -65,7 +92,20 @@ async def _dev(
                 result = await pit.check()
             _report_check(session, settings, result, as_json)
             return
-        _report_ready(session, settings, as_json, host)
+        if session.owned and session.ui_url and codec_port is not None:
+            # the UI this process started decodes through it: its own origin, loopback only
+            codec_url = await stack.enter_async_context(
+                codec_server(
+                    settings,
+                    plugin.store,
+                    origins=ui_origins(session.ui_url),
+                    host="127.0.0.1",
+                    port=codec_port,
+                )
+            )
+        else:
+            codec_url = None
+        _report_ready(session, settings, as_json, host, codec_url)
         await _serve(session, worker, _workers_of(host))
         if not as_json:
             emit_line("stopped")
@@ -93,8 +133,17 @@ async def _serve(session: TemporalSession, worker: Worker, also: list[Worker]) -
         raise session.patience(lambda _: None, what="serving").server_exited()
 
 
+def ui_origins(ui_url: str) -> list[str]:
+    """The origins a browser shows the embedded UI under (127.0.0.1 and localhost)."""
+    return [ui_url, ui_url.replace("://127.0.0.1:", "://localhost:")]
+
+
 def _report_ready(
-    session: TemporalSession, settings: Settings, as_json: bool, host: PoolHost | None
+    session: TemporalSession,
+    settings: Settings,
+    as_json: bool,
+    host: PoolHost | None,
+    codec_url: str | None,
 ) -> None:
     queue = settings.temporal.task_queue
     if as_json:
@@ -102,6 +151,7 @@ def _report_ready(
             "address": session.address,
             "namespace": session.namespace,
             "ui_url": session.ui_url,
+            "codec_url": codec_url,
             "task_queue": queue,
             "embedded": session.embedded,
             "pool_host": None if host is None else {"host": host.name, "queue": host.queue},
@@ -111,6 +161,8 @@ def _report_ready(
     emit_line(f"Temporal   {session.address}   namespace {session.namespace}")
     if session.ui_url:
         emit_line(f"Web UI     {session.ui_url}")
+    if codec_url:
+        emit_line(f"Codec      {codec_url}   (the web UI shows claim-checked payloads)")
     emit_line(f"Worker     task queue {queue!r}")
     if host is not None:
         count = len(host.config.models)
@@ -186,10 +238,21 @@ def _client(pit: PitClient) -> Client:
 @cli.command()
 @_activities_option
 @click.option("--task-queue", help="task queue to serve [temporal.task_queue]")
+@_metrics_option
 @click.pass_obj
-def worker(state: CliState, activity_specs: tuple[str, ...], task_queue: str | None) -> None:
-    """Serve every Pit workflow and activity until SIGTERM / Ctrl-C, then drain."""
-    settings = state.settings
+def worker(
+    state: CliState,
+    activity_specs: tuple[str, ...],
+    task_queue: str | None,
+    metrics_port: str | None,
+) -> None:
+    """Serve every Pit workflow and activity until SIGTERM / Ctrl-C, then drain.
+
+    With --metrics-port (or [telemetry] metrics_port) it serves Prometheus metrics at
+    http://HOST:PORT/metrics, HOST being [telemetry] metrics_host (127.0.0.1).
+    """
+    settings = state.with_flag("telemetry.metrics_port", "--metrics-port", metrics_port)
+    _serve_metrics(settings, "pit worker")
     asyncio.run(_worker(settings, activity_specs, task_queue))
 
 

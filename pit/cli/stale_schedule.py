@@ -92,8 +92,9 @@ async def _schedule(
     else:
         verb = "created" if result.created else "updated"
         emit_line(
-            f"{verb} schedule {schedule_id}: a cleanup plan every {every}"
+            f"{verb} schedule {schedule_id}: a cleanup plan every {result.every}"
             + (" (and one now)" if trigger else "")
+            + f"; overlap policy {result.overlap}: runs due while one is open are skipped"
         )
 
 
@@ -102,7 +103,8 @@ async def _schedule(
 @json_option
 @click.pass_obj
 def confirm(state: CliState, run_id: str, as_json: bool) -> None:
-    """Confirm the plan a cleanup run is waiting on, so it applies it."""
+    """Confirm the plan a cleanup run is waiting on, so it applies it (RUN_ID may name the
+    schedule: its open run is confirmed)."""
     asyncio.run(_signal_and_show(state.settings, run_id, as_json, confirm=True))
 
 
@@ -111,7 +113,9 @@ def confirm(state: CliState, run_id: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def progress(state: CliState, run_id: str, as_json: bool) -> None:
-    """Where a cleanup run is: planning, awaiting confirmation, applying, applied."""
+    """Where a cleanup run is: planning, awaiting confirmation, applying, applied; and how
+    many runs its schedule skipped while one was open. RUN_ID may name the schedule: its
+    open run (else its latest) is shown."""
     asyncio.run(_signal_and_show(state.settings, run_id, as_json, confirm=False))
 
 
@@ -129,4 +133,11 @@ async def _signal_and_show(settings: Settings, run_id: str, as_json: bool, confi
         if plan
         else "no plan yet"
     )
-    emit_line(f"{run_id}: {shown.stage} ({summary})")
+    emit_line(f"{shown.run_id or run_id}: {shown.stage} ({summary})")
+    if shown.schedule_id is not None and (
+        shown.skipped_runs or shown.stage == "awaiting_confirmation"
+    ):
+        emit_line(
+            f"  schedule {shown.schedule_id} skipped {shown.skipped_runs} runs so far: runs "
+            "due while one is open are skipped (overlap policy skip)"
+        )

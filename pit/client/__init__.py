@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from pit.client._client import PitClient
     from pit.client.arbiter import ArbiterClient
     from pit.client.artifacts import ArtifactsClient
+    from pit.client.doctor import DoctorReport
     from pit.client.pool import PoolClient
     from pit.client.run_handle import RunHandle
+    from pit.client.run_history import RunExecution
     from pit.client.runs import RunsClient, RunSummary
     from pit.client.stale import ScheduleResult, StaleClient
 
@@ -23,7 +25,9 @@ _WHERE = {
     "PitClient": "pit.client._client",
     "ArbiterClient": "pit.client.arbiter",
     "ArtifactsClient": "pit.client.artifacts",
+    "DoctorReport": "pit.client.doctor",
     "PoolClient": "pit.client.pool",
+    "RunExecution": "pit.client.run_history",
     "RunHandle": "pit.client.run_handle",
     "RunSummary": "pit.client.runs",
     "RunsClient": "pit.client.runs",
@@ -34,8 +38,10 @@ _WHERE = {
 __all__ = [
     "ArbiterClient",
     "ArtifactsClient",
+    "DoctorReport",
     "PitClient",
     "PoolClient",
+    "RunExecution",
     "RunHandle",
     "RunSummary",
     "RunsClient",

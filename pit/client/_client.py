@@ -7,25 +7,25 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from pit.client.arbiter import ArbiterClient
 from pit.client.artifacts import ArtifactsClient
+from pit.client.doctor import DoctorReport, examine
 from pit.client.pool import PoolClient
 from pit.client.runs import RunsClient
 from pit.client.stale import StaleClient
 from pit.common.check import CHECK_WORKFLOW, CheckInput, CheckResult
 from pit.common.config import Settings, load_settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, WorkFailedError
-from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
-from pit.infra.temporal.claim_check import LazyStore
+from pit.infra.temporal.claim_check import LazyStore, settings_store
 from pit.infra.temporal.failures import from_failure
+from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.session import TemporalSession, open_temporal
+from pit.infra.temporal.task_queues import workflow_pollers
 
 
 class PitClient:
@@ -53,7 +53,7 @@ class PitClient:
         """The Temporal client (None for a Pit used only for its artifact store)."""
         self.session: TemporalSession | None = None
         """How `connect` reached Temporal (embedded server or cluster), when it did."""
-        self._store = artifacts or LazyStore(lambda: open_artifact_store(self.settings))
+        self._store = artifacts or settings_store(self.settings)
         self._owns_store = artifacts is None
         self._stack = contextlib.AsyncExitStack()
 
@@ -74,6 +74,28 @@ class PitClient:
         pit.session = session
         pit._stack = stack
         return pit
+
+    @classmethod
+    async def diagnose(cls, settings: Settings | None = None) -> DoctorReport:
+        """Connect as `connect` does and check the deployment (`doctor`). A Temporal that
+        cannot be reached is a check that failed (the store and index are still checked),
+        not an error."""
+        settings = settings if settings is not None else load_settings()
+        try:
+            pit = await cls.connect(settings)
+        except BackendUnavailableError as error:
+            reason = error.message.removeprefix("temporal: ")
+            async with cls(None, settings) as alone:
+                return await examine(settings, None, alone._store.get, unreachable=reason)
+        async with pit:
+            return await pit.doctor()
+
+    async def doctor(self) -> DoctorReport:
+        """Check the deployment this client reaches, as a new operator would: Temporal and
+        its namespace, the Pit's search attributes and their types, the artifact store
+        (a probe blob written, read back, removed), the search index, the versions. Never
+        raises for what it finds: each check says ok, failed, unreachable or skipped."""
+        return await examine(self.settings, self.temporal, self._store.get)
 
     async def close(self) -> None:
         """Close the artifact store (when this client opened it) and the connection."""
@@ -127,6 +149,8 @@ class PitClient:
         """Run the `pit.check` workflow through a worker: proof that one serves the queue.
         No worker finishing it within `timeout` is a `WorkFailedError` saying so."""
         client = self._client("check")
+        summary = f"pit check of task queue {self.task_queue}"
+        tags = await pit_tags(client, "check", summary, {"task_queue": self.task_queue})
         try:
             result: CheckResult = await client.execute_workflow(
                 CHECK_WORKFLOW,
@@ -135,7 +159,9 @@ class PitClient:
                 task_queue=self.task_queue,
                 result_type=CheckResult,
                 execution_timeout=timeout,
-                static_summary="pit check",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowFailureError as failure:
             error = from_failure(failure)
@@ -153,15 +179,7 @@ class PitClient:
     async def pollers(self, task_queue: str | None = None) -> int:
         """How many workers polled `task_queue` (default: the settings') for workflow tasks
         recently: 0 means nothing would run a workflow started there."""
-        client = self._client("pollers")
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueue(name=task_queue or self.task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return len(response.pollers)
+        return await workflow_pollers(self._client("pollers"), task_queue or self.task_queue)
 
     async def server_version(self) -> str:
         """The Temporal server's version, as it reports it ("" when it does not)."""

@@ -34,6 +34,8 @@ from pit.arbitration.protocol import (
 )
 from pit.arbitration.views import ArbiterStatus
 from pit.common.errors import BackendUnavailableError, CapacityError, NotFoundError
+from pit.common.spans import span
+from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.updates import retrying
 
 T = TypeVar("T")
@@ -52,13 +54,17 @@ __all__ = [
 
 async def ensure_arbiter(client: Client, inputs: ArbiterInput, *, task_queue: str) -> None:
     """Start the domain's arbiter unless it is already running."""
+    summary = f"arbiter of domain {inputs.domain}"
+    tags = await pit_tags(client, "arbiter", summary, {"domain": inputs.domain})
     await client.start_workflow(
         ARBITER_WORKFLOW,
         inputs,
         id=arbiter_workflow_id(inputs.domain),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"arbiter of domain {inputs.domain}",
+        memo=tags.memo,
+        search_attributes=tags.search_attributes,
+        static_summary=tags.summary,
     )
 
 
@@ -73,7 +79,21 @@ async def acquire_grant(
 ) -> GrantReply:
     """Ask the domain's arbiter for `request` and wait until it is granted, polling its
     state with backoff up to `poll` (never a waiting update). A reject raises
-    `CapacityError` with the reason; so does `timeout` (None: forever), after withdrawing."""
+    `CapacityError` with the reason; so does `timeout` (None: forever), after withdrawing.
+    Traced as one `pit.arbiter.wait` span (docs/production.md)."""
+    attributes = {"pit.domain": domain, "pit.request": request.id}
+    with span("pit.arbiter.wait", attributes):
+        return await _acquire(client, domain, request, lease, poll, timeout)
+
+
+async def _acquire(
+    client: Client,
+    domain: str,
+    request: Request,
+    lease: timedelta | None,
+    poll: timedelta,
+    timeout: timedelta | None,
+) -> GrantReply:
     handle = client.get_workflow_handle(arbiter_workflow_id(domain))
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout.total_seconds()

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from pit.common.errors import BackendUnavailableError, NotFoundError, PitError
 from pit.infra.temporal.failures import from_failure
+from pit.infra.temporal.search_attributes import pit_tags
 from pit.infra.temporal.updates import retrying
 from pit.pool.placement import HostSnapshot, Placement
 from pit.pool.protocol import (
@@ -37,12 +38,17 @@ Action = Literal["warm", "cool", "status"]
 
 async def publish_host(client: Client, snapshot: HostSnapshot, *, task_queue: str) -> None:
     """Publish a host's pool, starting the registry if it is not running."""
+    summary = f"pool host registry of task queue {task_queue}"
+    tags = await pit_tags(client, "pool-registry", summary, {"task_queue": task_queue})
     await client.start_workflow(
         REGISTRY_WORKFLOW,
         RegistryState(),
         id=registry_id(task_queue),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        memo=tags.memo,
+        search_attributes=tags.search_attributes,
+        static_summary=tags.summary,
         start_signal="publish",
         start_signal_args=[snapshot],
     )
@@ -153,6 +159,8 @@ class PoolClient:
 
     async def _run(self, action: Action, model: str, queue: str, wait: timedelta) -> dict[str, Any]:
         command = PoolCommand(action=action, queue=queue, model=model, wait=wait)
+        memo = {"action": action, "model": model, "host_queue": queue}
+        tags = await pit_tags(self.client, "pool-command", f"{action} {model} on {queue}", memo)
         try:
             result: dict[str, Any] = await self.client.execute_workflow(
                 COMMAND_WORKFLOW,
@@ -160,7 +168,9 @@ class PoolClient:
                 id=f"pit-pool-{action}-{model}-{uuid.uuid4().hex[:8]}",
                 task_queue=self.task_queue,
                 result_type=dict,
-                static_summary=f"{action} {model} on {queue}",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowFailureError as error:
             activity_error = error.cause

@@ -16,28 +16,35 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client._files import load_dag
-from pit.client.run_handle import RunHandle as RunHandle  # re-exported: its old home
-from pit.client.run_handle import rpc_error
+from pit.client._shared_store import require_shared_store
+from pit.client.run_handle import QUERY_TIMEOUT, RunHandle, rpc_error
+from pit.client.run_history import RunExecution, run_state
 from pit.common.errors import InvalidInputError
 from pit.dag.approval import WAITING_MEMO
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph, parse_dag
 from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id, default_run_id, run_input_problem
-from pit.dag.run import DAG_WORKFLOW, TEMPORAL_PAYLOAD_LIMIT, DagRunInput, ReusedNode
+from pit.dag.run import (
+    DAG_WORKFLOW,
+    TEMPORAL_PAYLOAD_LIMIT,
+    DagRunInput,
+    ReusedNode,
+)
 from pit.dag.spec import DagSpec
 from pit.dag.status import DagStatus, NodeState, RunState
 from pit.infra.temporal.search_attributes import (
-    PIT_DAG,
-    PIT_KIND,
-    PIT_NODES,
     PIT_PROGRESS,
+    dag_tags,
     search_attributes_registered,
 )
+
+FREE_ID_TRIES = 100
+"""Resumed-run ids (`-r1`, `-r2` ...) tried before `resume` asks for an explicit id."""
+ID_TAKEN = "a run with this id exists already"
 
 DagSource = Path | str | Mapping[str, Any] | DagSpec | Graph | CompiledDag
 """What `RunsClient.start` runs: a DAG file's path, its data as a dict, a `DagSpec` built in
@@ -50,7 +57,8 @@ class RunSummary(BaseModel):
     run_id: str
     dag: str | None
     nodes: int | None
-    status: str | None
+    status: RunState | None
+    """As Temporal's visibility has it, in the words of `pit dag status`."""
     started_at: datetime
     closed_at: datetime | None
     progress: float | None
@@ -83,7 +91,9 @@ class RunsClient:
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
-        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError.
+        Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
+        and so is an input big enough to be claim-checked when the queue's Pit workers keep
+        payloads in another store than this client (they could not read it).
         `known_activities`: refuse nodes whose activity is not in it. `no_cache`: nodes with
         `cache:` neither read nor write the cache."""
         if id is not None:
@@ -102,33 +112,22 @@ class RunsClient:
             no_cache=no_cache,
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
-        attributes = (
-            TypedSearchAttributes(
-                [
-                    SearchAttributePair(PIT_KIND, "dag"),
-                    SearchAttributePair(PIT_DAG, compiled.name),
-                    SearchAttributePair(PIT_NODES, compiled.size),
-                    SearchAttributePair(PIT_PROGRESS, 0.0),
-                ]
-            )
-            if indexed
-            else None
-        )
+        tags = await dag_tags(self.client, compiled, resumed_from)
+        queue = task_queue or self.task_queue
         try:
+            await require_shared_store(self.client, queue, prepared)
             await self.client.start_workflow(
                 DAG_WORKFLOW,
                 prepared,
                 id=run_id,
-                task_queue=task_queue or self.task_queue,
+                task_queue=queue,
                 result_type=DagStatus,
-                memo={"dag": compiled.name, "nodes": compiled.size, "resumed_from": resumed_from},
-                search_attributes=attributes,
-                static_summary=f"DAG {compiled.name} ({compiled.size} nodes)",
+                memo=tags.memo,
+                search_attributes=tags.search_attributes,
+                static_summary=tags.summary,
             )
         except WorkflowAlreadyStartedError:
-            raise InvalidInputError.for_field(
-                "id", run_id, "a run with this id exists already"
-            ) from None
+            raise InvalidInputError.for_field("id", run_id, ID_TAKEN) from None
         except RPCError as error:
             raise rpc_error(error, run_id) from None
         return RunHandle(self.client, run_id)
@@ -142,30 +141,67 @@ class RunsClient:
         task_queue: str | None = None,
     ) -> RunHandle:
         """Run `run_id`'s graph again (or `dag`, an edited one) as a new run, reusing every
-        node whose activity, inputs and upstream are unchanged and that succeeded."""
+        node whose activity, inputs and upstream are unchanged and that succeeded. Any ended
+        run can be resumed: failed, cancelled, or terminated or timed out by Temporal (what
+        succeeded is read from its history when its query cannot answer). The new run's id
+        is `id`, or the first free one of `RUN_ID-r1`, `-r2` ..."""
         earlier_handle = self.get(run_id)
-        new_id = check_run_id(id, "id") if id is not None else next_run_id(run_id)
+        if id is not None:
+            check_run_id(id, "id")
         compiled = compile_dag(dag) if dag is not None else None
         earlier = await earlier_handle.status()
         if earlier.status is RunState.RUNNING:
-            raise InvalidInputError.for_field("run_id", run_id, "is still running")
+            raise InvalidInputError.for_field(
+                "run_id", run_id, "is still running (cancel or terminate it first)"
+            )
         original = await earlier_handle.input()
-        return await self.start(
-            # the earlier run's compiled graph, as it ran: nothing to parse or check again
-            compiled or original.plan().dag,
-            inputs=original.run_inputs,
-            id=new_id,
-            task_queue=task_queue,
-            reuse=reusable_nodes(earlier),
-            resumed_from=run_id,
+        for _ in range(FREE_ID_TRIES):
+            new_id = id if id is not None else await self.free_run_id(run_id)
+            try:
+                return await self.start(
+                    # the earlier run's compiled graph, as it ran: nothing to parse again
+                    compiled or original.plan().dag,
+                    inputs=original.run_inputs,
+                    id=new_id,
+                    task_queue=task_queue,
+                    reuse=reusable_nodes(earlier),
+                    resumed_from=run_id,
+                )
+            except InvalidInputError as error:
+                # another resume took the free id first: take the next one
+                if id is not None or error.details.get("rule") != ID_TAKEN:
+                    raise
+        raise InvalidInputError.for_field(
+            "id", run_id, f"{FREE_ID_TRIES} resumed runs were started at once: name the new one"
         )
+
+    async def free_run_id(self, run_id: str) -> str:
+        """The first of `RUN_ID-r1`, `-r2` ... (`next_run_id`) no run has: resuming a run
+        twice gives `-r2` the second time."""
+        candidate = next_run_id(run_id)
+        for _ in range(FREE_ID_TRIES):
+            try:
+                await self.client.get_workflow_handle(candidate).describe(rpc_timeout=QUERY_TIMEOUT)
+            except RPCError as error:
+                if error.status is RPCStatusCode.NOT_FOUND:
+                    return candidate
+                raise rpc_error(error, candidate) from None
+            candidate = next_run_id(candidate)
+        raise InvalidInputError.for_field(
+            "id", candidate, f"{FREE_ID_TRIES} resumed runs of {run_id!r} exist: name the new one"
+        )
+
+    async def execution(self, run_id: str) -> RunExecution:
+        """`get(run_id).execution()`: what Temporal says of the run's execution."""
+        return await self.get(run_id).execution()
 
     async def list(self, limit: int = 20) -> list[RunSummary]:
         """Recent DAG runs, newest first, as Temporal's visibility sees them."""
         if not 1 <= limit <= 1000:
             raise InvalidInputError.for_field("limit", limit, "must be between 1 and 1000")
         runs: list[RunSummary] = []
-        query = f"WorkflowType = '{DAG_WORKFLOW}'"
+        # one line a run: the runs it continued-as-new from are the same run
+        query = f"WorkflowType = '{DAG_WORKFLOW}' AND ExecutionStatus != 'ContinuedAsNew'"
         try:
             async for execution in self.client.list_workflows(query, limit=limit):
                 memo = await execution.memo()
@@ -174,7 +210,7 @@ class RunsClient:
                         run_id=execution.id,
                         dag=memo.get("dag"),
                         nodes=memo.get("nodes"),
-                        status=execution.status.name.lower() if execution.status else None,
+                        status=run_state(execution.status),
                         started_at=execution.start_time,
                         closed_at=execution.close_time,
                         progress=execution.typed_search_attributes.get(PIT_PROGRESS),
@@ -234,7 +270,7 @@ def prepare_run(
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
         no_cache=no_cache,
     )
-    problem = run_input_problem(len(prepared.model_dump_json()))
+    problem = run_input_problem(prepared.packed_size())
     if problem is not None:
         raise InvalidInputError.for_field("dag", compiled.name, problem)
     return prepared

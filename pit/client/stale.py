@@ -16,13 +16,17 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.artifacts.lifecycle import PurgeReport
@@ -31,9 +35,10 @@ from pit.client._files import read_policy_file
 from pit.common.config import Settings
 from pit.common.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from pit.common.files import parse_yaml
-from pit.common.validation import parse_now
+from pit.common.validation import format_duration, parse_now
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
+from pit.infra.temporal.search_attributes import SCHEDULED_BY, pit_tags
 from pit.stale.manager import ApplyReport, RestoreReport, StaleManager
 from pit.stale.policy import Policy, PolicyInvalidError, parse_policy
 from pit.stale.protocol import CLEANUP_WORKFLOW, CleanupInput, CleanupProgress
@@ -44,6 +49,17 @@ PolicySource = Path | str
 """A policy: the path of a YAML (or .json) file, or the YAML text itself."""
 QUERY_TIMEOUT = timedelta(seconds=10)
 MIN_INTERVAL = timedelta(minutes=1)
+OVERLAP = ScheduleOverlapPolicy.SKIP
+"""A cleanup run due while the last one is still open is skipped, deliberately: the open run
+holds a plan awaiting confirmation, and a second plan of the same store would compete with
+it (both applied, or the later made stale by the first), BUFFER_ONE would run an outdated
+plan the moment the first is confirmed, and ALLOW_ALL would stack a plan an hour for a
+day. The skips are counted (`CleanupProgress.skipped_runs`), the schedule's memo says so, and
+while a plan waits the schedule's note names it (`temporal schedule describe`)."""
+OVERLAP_NOTE = (
+    "overlap policy skip: while a cleanup run is open (its plan awaiting confirmation), "
+    "every run due is skipped; `pit stale progress` counts them"
+)
 
 
 class ScheduleResult(BaseModel):
@@ -51,6 +67,10 @@ class ScheduleResult(BaseModel):
 
     schedule_id: str
     every_seconds: float
+    every: str
+    """The interval as `pit` writes durations (`1h`)."""
+    overlap: str
+    """The schedule's overlap policy (`skip`: see OVERLAP)."""
     created: bool
     """False when a schedule of that id existed and was replaced."""
     triggered: bool
@@ -168,23 +188,49 @@ class StaleClient:
             policy_text=text, auto_apply_under=auto_apply_under, confirm_within=confirm_within
         )
         client = self._temporal()
+        every_text = format_duration(every)
+        summary = f"stale cleanup every {every_text}"
+        run_tags = await pit_tags(
+            client,
+            "stale-cleanup",
+            f"{summary}, from schedule {schedule_id}",
+            {"schedule": schedule_id},
+        )
+        memo = {
+            "every": every_text,
+            "confirm_within": format_duration(confirm_within),
+            "auto_apply_under": auto_apply_under,
+            "overlap": OVERLAP_NOTE,
+        }
+        schedule_tags = await pit_tags(client, "stale-schedule", summary, memo)
         plan = Schedule(
             action=ScheduleActionStartWorkflow(
                 CLEANUP_WORKFLOW,
                 cleanup,
                 id=f"{schedule_id}-run",
                 task_queue=self.task_queue,
+                memo=run_tags.memo,
+                typed_search_attributes=run_tags.search_attributes or TypedSearchAttributes([]),
+                static_summary=run_tags.summary,
             ),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(overlap=OVERLAP),
         )
         try:
-            handle = await client.create_schedule(schedule_id, plan)
+            handle = await client.create_schedule(
+                schedule_id,
+                plan,
+                memo=schedule_tags.memo,
+                search_attributes=schedule_tags.search_attributes,
+            )
             created = True
         except ScheduleAlreadyRunningError:
             handle = client.get_schedule_handle(schedule_id)
 
             def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=plan)
+                return ScheduleUpdate(
+                    schedule=plan, search_attributes=schedule_tags.search_attributes
+                )
 
             await handle.update(replace)
             created = False
@@ -193,6 +239,8 @@ class StaleClient:
         return ScheduleResult(
             schedule_id=schedule_id,
             every_seconds=every.total_seconds(),
+            every=every_text,
+            overlap=OVERLAP.name.lower(),
             created=created,
             triggered=trigger,
         )
@@ -206,18 +254,51 @@ class StaleClient:
         return await self._progress(run_id, confirm_as=None)
 
     async def _progress(self, run_id: str, confirm_as: str | None) -> CleanupProgress:
-        handle = self._temporal().get_workflow_handle(run_id)
+        """`run_id`: a cleanup run, or a schedule (its open run, else its latest)."""
+        client = self._temporal()
         try:
+            run_id = await self._run_of(client, run_id)
+            handle = client.get_workflow_handle(run_id)
             if confirm_as is not None:
                 await handle.signal("confirm", confirm_as)
             shown: CleanupProgress = await handle.query(
                 "progress", result_type=CleanupProgress, rpc_timeout=QUERY_TIMEOUT
             )
+            scheduled_by = (await handle.describe()).typed_search_attributes.get(SCHEDULED_BY)
+            shown.run_id = run_id
+            if scheduled_by:
+                info = await client.get_schedule_handle(scheduled_by).describe()
+                shown.schedule_id = scheduled_by
+                shown.skipped_runs = info.info.num_actions_skipped_overlap
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise NotFoundError(f"no cleanup run {run_id!r}", run_id=run_id) from None
             raise BackendUnavailableError(f"temporal: {error.message}") from None
         return shown
+
+    @staticmethod
+    async def _run_of(client: Client, run_or_schedule: str) -> str:
+        """The run `run_or_schedule` names: itself when a run has that id, else the open
+        (or latest) run of the schedule of that id."""
+        try:
+            await client.get_workflow_handle(run_or_schedule).describe(rpc_timeout=QUERY_TIMEOUT)
+            return run_or_schedule
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        try:
+            info = (await client.get_schedule_handle(run_or_schedule).describe()).info
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return run_or_schedule  # neither: the query says not found
+        started = ScheduleActionExecutionStartWorkflow
+        running = [a.workflow_id for a in info.running_actions if isinstance(a, started)]
+        recent = [
+            r.action.workflow_id for r in info.recent_actions if isinstance(r.action, started)
+        ]
+        runs = running or recent
+        return runs[-1] if runs else run_or_schedule
 
     def _temporal(self) -> Client:
         if self.client is None:

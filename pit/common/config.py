@@ -8,9 +8,11 @@ start-up with one line naming the key, where it came from, the value and the rul
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +92,19 @@ class StorageSettings(_Section):
     s3_region: str | None = None
 
 
+class CodecSettings(_Section):
+    """`pit codec-server`: Temporal's codec endpoints for the web UI and the `temporal` CLI."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    """Loopback unless told otherwise; another address needs a `token`."""
+    port: int = Field(default=8234, ge=0, le=65535)
+    origins: list[str] = Field(default_factory=list)
+    """The web UI origins it answers (e.g. `https://temporal-ui.example.com`); `pit dev`
+    adds its own UI's."""
+    token: SecretStr | None = None
+    """The bearer token every request must carry (the UI forwards its access token)."""
+
+
 class SearchSettings(_Section):
     """Where the artifact index lives (derived data, rebuildable)."""
 
@@ -129,6 +144,44 @@ class StaleSettings(_Section):
     half_life: Duration = timedelta(days=14)
 
 
+class TelemetrySettings(_Section):
+    """What a worker tells operators: Prometheus metrics, OpenTelemetry traces."""
+
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve Prometheus metrics here; unset = none"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="the address the metrics endpoint binds (an IP address)"
+    )
+    otlp_endpoint: str | None = Field(
+        default=None, description="http(s)://host:port of an OTLP/HTTP collector; unset = no traces"
+    )
+    service_name: str = Field(default="pit", min_length=1, max_length=100)
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _an_ip_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("must be an IP address (127.0.0.1, 0.0.0.0, ::1)") from None
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _an_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        url = urllib.parse.urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise ValueError("must be an http:// or https:// URL of an OTLP/HTTP collector")
+        try:
+            url.port  # noqa: B018  (parses the port: raises on one out of range)
+        except ValueError:
+            raise ValueError("must be an http:// or https:// URL with a port 1-65535") from None
+        return value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything the Pit reads at start-up. Build it with `load_settings`."""
 
@@ -139,10 +192,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     temporal: TemporalSettings = TemporalSettings()
     storage: StorageSettings = StorageSettings()
+    codec: CodecSettings = CodecSettings()
     search: SearchSettings = SearchSettings()
     pool: PoolSettings = PoolSettings()
     arbitration: ArbitrationSettings = ArbitrationSettings()
     stale: StaleSettings = StaleSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @field_validator("state_dir")
     @classmethod

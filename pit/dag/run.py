@@ -114,8 +114,11 @@ class RunPlan(BaseModel):
 
 
 class DagRunInput(BaseModel):
-    """What `pit.dag` starts with. The plan travels as it is when small (readable in the web
-    UI), compressed when over `PACK_OVER`; `for_plan` and `plan` are the only ways in and out."""
+    """What `pit.dag` starts with. The plan travels as it is when small, or where a claim
+    check carries big payloads (`payload_limit` None: over 256 KiB the whole input goes to
+    the artifact store, and the web UI shows it as JSON through `pit codec-server`);
+    otherwise it is compressed when over `PACK_OVER`. Workflows accept both forms; `for_plan`
+    and `plan` are the only ways in and out."""
 
     model_config = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
@@ -149,10 +152,23 @@ class DagRunInput(BaseModel):
         cls, dag: CompiledDag, reuse: dict[str, ReusedNode] | None = None, **fields: Any
     ) -> DagRunInput:
         plan = RunPlan(dag=dag, reuse=reuse or {})
-        data = plan.model_dump_json(exclude_defaults=True).encode()
-        if len(data) > PACK_OVER:
-            return cls(packed_plan=pack(data), **fields)
+        claim_checked = fields.get("payload_limit", TEMPORAL_PAYLOAD_LIMIT) is None
+        if not claim_checked:
+            data = plan.model_dump_json(exclude_defaults=True).encode()
+            if len(data) > PACK_OVER:
+                return cls(packed_plan=pack(data), **fields)
         return cls(dag=plan.dag, reuse=plan.reuse, **fields)
+
+    def packed_size(self) -> int:
+        """This input's size as JSON with its plan compressed: what the run-input limit
+        measures, in whichever form the plan travels."""
+        if self.packed_plan is not None or self.dag is None:
+            return len(self.model_dump_json())
+        data = RunPlan(dag=self.dag, reuse=self.reuse).model_dump_json(exclude_defaults=True)
+        packed = self.model_copy(
+            update={"dag": None, "reuse": {}, "packed_plan": pack(data.encode())}
+        )
+        return len(packed.model_dump_json())
 
     def plan(self) -> RunPlan:
         if self.dag is not None:

@@ -39,10 +39,19 @@ class SkipCause(StrEnum):
 
 
 class RunState(StrEnum):
+    """A run's state, in one vocabulary everywhere (`pit dag status`, `list`, `--json`).
+    The last two only Temporal says: the run's own code never ends that way."""
+
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunState.RUNNING
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -121,6 +130,9 @@ class DagStatus(BaseModel):
     nodes: dict[str, NodeStatus] = Field(default_factory=dict)
     progress: Progress | None = None
     resumed_from: str | None = None
+    detail: str | None = None
+    """What Temporal says of a run it ended itself (terminated, timed out), or where the
+    document came from when the run's own query could not answer."""
     nodes_total: int = 0
     waiting_for_approval: list[str] = Field(default_factory=list)
     """Approval nodes waiting for `pit dag approve` now, in file order."""

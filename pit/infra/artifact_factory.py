@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -18,6 +19,20 @@ _SCHEME_RULE = "a store is a path, file:///path or s3://bucket/prefix"
 def default_store_url(settings: Settings) -> str:
     """`storage.url`, else `<state_dir>/artifacts`."""
     return settings.storage.url or str(settings.state_dir / DEFAULT_STORE_DIR)
+
+
+def store_location(settings: Settings, store_url: str | None = None) -> str:
+    """Where the store is, as every machine sharing it names it: `s3://bucket/prefix/` for S3
+    (whichever endpoint reaches the bucket), `file://<host><absolute path>` for a directory (a
+    local store is one machine's). Claim-checked payloads are readable exactly where this is
+    the same (`pit.infra.temporal.claim_check`); no I/O, so a worker can say it up front."""
+    url = default_store_url(settings) if store_url is None else store_url
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "s3":
+        prefix = unquote(parts.path).strip("/")
+        return f"s3://{parts.netloc}/{prefix + '/' if prefix else ''}"
+    path = Path(unquote(parts.path)) if parts.scheme.lower() == "file" else Path(url)
+    return f"file://{socket.gethostname()}{path.expanduser().resolve()}"
 
 
 def open_blob_store(

@@ -14,6 +14,7 @@ class PoolEntry:
 
     __slots__ = (
         "asleep",
+        "cold_starts",
         "cooling",
         "credit",
         "handle",
@@ -40,6 +41,8 @@ class PoolEntry:
         self.leases = 0
         self.waiters = 0
         self.hits = 0
+        self.cold_starts = 0
+        """Acquisitions that found the model not hot and waited for it."""
         self.loading: asyncio.Task[None] | None = None
         self.cooling: asyncio.Task[None] | None = None
         self.prewarmed_at: float | None = None

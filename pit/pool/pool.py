@@ -131,6 +131,7 @@ class ModelPool(PoolMemory):
                 since_ms=entry.record.entered_ms(),
                 hits=entry.hits,
                 leases=entry.leases,
+                cold_starts=entry.cold_starts,
                 asleep=entry.asleep,
             )
             for entry in self._entries.values()
@@ -242,6 +243,7 @@ class ModelPool(PoolMemory):
         entry = self._entry(model_id)
         self.stats.requests += 1
         self.stats.cold_starts += 1
+        entry.cold_starts += 1
         for listener in self._acquire_listeners:
             listener(model_id, session, False)
         wait = self.capacity_wait if timeout is None else timeout

@@ -35,6 +35,7 @@ class ModelStatus:
     since_ms: int | None
     hits: int
     leases: int
+    cold_starts: int = 0
     asleep: bool = False
     """In the cooling tier: `memory_bytes` are then held on the host, not the accelerator."""
 

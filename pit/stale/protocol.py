@@ -47,3 +47,22 @@ class CleanupProgress(BaseModel):
     plan: PlanSummary | None = None
     report: dict[str, Any] | None = None
     confirmed_by: str | None = None
+    run_id: str | None = None
+    """The cleanup run (filled in by the client: the run asked of, or a schedule's latest)."""
+    schedule_id: str | None = None
+    """The schedule that started the run; None when it was started otherwise (filled in by
+    the client)."""
+    skipped_runs: int | None = None
+    """Runs that schedule skipped since it was created because one of its runs was still
+    open (overlap policy skip): while a plan awaits confirmation, every run due is skipped."""
+
+
+class ScheduleNote(BaseModel):
+    """Set the note of the schedule that started a cleanup run (`note`), or clear it when it
+    is that run's (`note` None)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_id: str
+    run_id: str
+    note: str | None = None

@@ -27,16 +27,24 @@ async def local_pit(
     ui: bool = False,
     worker: bool = True,
     plugin: PitPlugin | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[PitClient]:
     """Connect as `pit` does (the configured cluster, or the embedded server of the state
     dir) through a `PitPlugin`, and on the embedded server run a worker in this process
     (unless `worker` is false): nobody else serves it. Against a cluster, its workers do the
-    work and none runs here. `plugin`: the one to connect through (default: a new one)."""
+    work and none runs here. `plugin`: the one to connect through (default: a new one);
+    `ui_codec_endpoint`: the codec server of the embedded web UI (`pit dev`)."""
     settings = settings if settings is not None else load_settings()
     plugin = plugin or PitPlugin(
         settings, activity_specs=activity_specs, extra_activities=extra_activities
     )
-    async with open_temporal(settings, ui=ui, plugins=[plugin], artifacts=plugin.store) as session:
+    async with open_temporal(
+        settings,
+        ui=ui,
+        plugins=[plugin],
+        artifacts=plugin.store,
+        ui_codec_endpoint=ui_codec_endpoint,
+    ) as session:
         pit = PitClient(session.client, settings, artifacts=plugin.store)
         pit.session = session
         try:

@@ -16,20 +16,33 @@ activities the Pit's error codes and DAG nodes their output envelope. `pit worke
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
+from temporalio.client import ClientConfig
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import WorkflowRunner
+from temporalio.worker import Worker, WorkerConfig, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.activities.artifacts import ArtifactActivities
 from pit.activities.cache import CacheActivities
+from pit.activities.shell import ShellActivities
 from pit.activities.stale import StaleActivities
 from pit.common.config import Settings, load_settings
-from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.stale_plans import open_stale_manager
-from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.telemetry import (
+    NodeTelemetryInterceptor,
+    pit_metrics_bound,
+    runtime_meter,
+    tracing_interceptors,
+)
+from pit.infra.temporal.claim_check import (
+    LazyStore,
+    claim_check_converter,
+    claim_store_location,
+    settings_store,
+    worker_identity,
+)
 from pit.infra.temporal.envelope import DagEnvelopeInterceptor
 from pit.infra.temporal.failures import PitErrorInterceptor
 from pit.workers.registry import ActivityFn, activity_name, collect_activities
@@ -52,7 +65,7 @@ class PitPlugin(SimplePlugin):
         store: LazyStore | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
-        self.store = store or LazyStore(lambda: open_artifact_store(self.settings))
+        self.store = store or settings_store(self.settings)
         """The artifact store the artifact activities and the claim check use (opened on
         first use; closed when a worker built with this plugin stops)."""
         self._owns_store = store is None
@@ -61,6 +74,7 @@ class PitPlugin(SimplePlugin):
         self.activities_served: list[ActivityFn] = collect_activities(
             [
                 *BUILTIN_ACTIVITIES,
+                ShellActivities(self.store.get).shell,
                 *artifacts.all(),
                 *CacheActivities(self.store.get).all(),
                 *stale.all(),
@@ -72,14 +86,43 @@ class PitPlugin(SimplePlugin):
         super().__init__(
             PLUGIN_NAME,
             data_converter=claim_check_converter(self.store),
-            # outermost first: PitError becomes ApplicationError, then DAG nodes get the
-            # attempt envelope around whatever the activity returned or raised
-            interceptors=[DagEnvelopeInterceptor(), PitErrorInterceptor()],
+            # outermost first: the trace (with [telemetry] otlp_endpoint), a node attempt's
+            # duration and span, then PitError becomes ApplicationError, then DAG nodes get
+            # the attempt envelope around whatever the activity returned or raised
+            interceptors=[
+                *tracing_interceptors(self.settings.telemetry),
+                NodeTelemetryInterceptor(),
+                DagEnvelopeInterceptor(),
+                PitErrorInterceptor(),
+            ],
             activities=self.activities_served,
             workflows=list(PIT_WORKFLOWS),
             workflow_runner=passing_pit_through,
             run_context=self._running,
         )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        """The SimplePlugin's configuration, and an identity saying which store the worker's
+        claim check uses: a client writing to another store is refused before it starts a
+        run this worker could not read (`pit.client.runs`)."""
+        config = super().configure_worker(config)
+        client = config["client"]
+        location = claim_store_location(client.data_converter)
+        config["identity"] = worker_identity(config.get("identity") or client.identity, location)
+        return config
+
+    def configure_client(self, config: ClientConfig) -> ClientConfig:
+        config = super().configure_client(config)
+        # one tracing interceptor however many ways it came (`open_temporal` adds it too)
+        config["interceptors"] = list({id(i): i for i in config.get("interceptors", [])}.values())
+        return config
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker with the Pit's metrics recorded through its client's runtime (when
+        that runtime exports metrics: `pit worker --metrics-port`)."""
+        runtime = worker.client.service_client.config.runtime
+        with pit_metrics_bound(runtime_meter(runtime)):
+            await super().run_worker(worker, next)
 
     def activity_names(self) -> set[str]:
         """The names of the activities every worker built with this plugin serves (besides

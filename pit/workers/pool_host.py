@@ -20,6 +20,7 @@ from pit.client.pool import leave_registry, publish_host
 from pit.common.config import Settings
 from pit.common.logging import get_logger
 from pit.infra.model_runtimes import runtime_loaders
+from pit.infra.telemetry import PoolSampler
 from pit.pool import (
     HealthMonitor,
     HealthOptions,
@@ -193,6 +194,7 @@ async def pool_host(
     tasks = [
         asyncio.create_task(host.health.run()),
         asyncio.create_task(host.publish_forever(client, registry_queue)),
+        asyncio.create_task(PoolSampler(host.pool).run()),
     ]
     previous, _current = _current, host
     log.info("host %s: %d models on task queue %s", host.name, len(config.models), host.queue)

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         Submission,
     )
     from pit.arbitration.views import ArbiterStatus, status_of
+    from pit.infra.telemetry.arbiter import record_arbiter_state, record_grant_wait
     from pit.workflows.arbiter_outbox import Outbox
 
 _REMEMBERED_ENDINGS = 1000
@@ -84,6 +85,10 @@ class ArbiterWorkflow:
             # the answers decided by this task's signals leave together, one signal per run
             self._outbox.pump()
             self._arm_timer()
+            ledger = self._arbiter.ledger
+            record_arbiter_state(
+                inputs.domain, waiting=len(ledger.waiting), held=len(ledger.granted)
+            )
             self._changed = False
             await workflow.wait_condition(lambda: self._changed)
 
@@ -261,6 +266,9 @@ class ArbiterWorkflow:
         workflow.logger.info("%s %s: %s", decision.action, rid, decision.rationale.reason)
         if decision.action == "grant":
             self._grants[rid] = decision
+            held = self._arbiter.ledger.granted.get(rid)
+            if held is not None:
+                record_grant_wait(self._input.domain, held.granted_at - held.arrival)
             length = self._lease_lengths.get(rid, self._input.lease.total_seconds())
             self._leases[rid] = decision.t + length
             self._recent.append(rid)

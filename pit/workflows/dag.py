@@ -41,8 +41,11 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
     from pit.workflows.dag_book import Outputs
     from pit.workflows.dag_handover import next_run_input
-    from pit.workflows.dag_steps import Steps
+    from pit.workflows.dag_steps import CHILD_TAGS_PATCH, Steps
     from pit.workflows.dag_units import Unit
+
+
+__all__ = ["CHILD_TAGS_PATCH", "DagWorkflow"]
 
 
 @workflow.defn(name="pit.dag")

@@ -25,12 +25,17 @@ with workflow.unsafe.imports_passed_through():
     from pit.dag.run import DagRunInput, unwrap
     from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, SkipCause
+    from pit.infra.temporal.search_attributes import child_dag_tags
     from pit.workflows import dag_cache
     from pit.workflows.dag_book import RunBook
     from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
     from pit.workflows.dag_models import on_model_host
     from pit.workflows.dag_resources import hold_resources
     from pit.workflows.dag_units import Unit
+
+
+CHILD_TAGS_PATCH = "pit-child-dag-tags"
+"""Child graph runs start with PitKind, PitDag, PitNodes, PitProgress and a memo."""
 
 
 class Steps(RunBook):
@@ -142,6 +147,9 @@ class Steps(RunBook):
         child_id = child_run_id(workflow.info().workflow_id, node.id)
         self._nodes[node.id].reason = f"child graph run {child_id}"
         fields: dict[str, Any] = {"no_cache": True} if self._input.no_cache else {}
+        # runs recorded before child runs were tagged start them untagged on replay
+        tagged = workflow.patched(CHILD_TAGS_PATCH)
+        memo, attributes = child_dag_tags(child, node.id, self._input.search_attributes)
         try:
             result = await workflow.execute_child_workflow(
                 "pit.dag",
@@ -154,6 +162,8 @@ class Steps(RunBook):
                 ),
                 id=child_id,
                 result_type=DagStatus,
+                memo=memo if tagged else None,
+                search_attributes=attributes if tagged else None,
                 run_timeout=node.timeout,
                 static_summary=f"child graph {child.name} of {node.id}",
             )

@@ -113,6 +113,22 @@ def test_a_big_plan_travels_compressed_and_a_small_one_as_it_is() -> None:
     assert len(small.model_dump_json()) < PACK_OVER
 
 
+def test_where_a_claim_check_carries_big_payloads_a_big_plan_travels_as_json() -> None:
+    nodes = [{"id": f"n{i}", "activity": "pit.echo", "inputs": {"i": i}} for i in range(5000)]
+    dag = compile_graph(parse_dag({"name": "big", "nodes": nodes}))
+    reuse = {"n1": ReusedNode(fingerprint=_print(1), output=1, run_id="r-1")}
+    plain = DagRunInput.for_plan(dag, reuse, payload_limit=None)
+    assert plain.packed_plan is None and plain.dag == dag and plain.reuse == reuse
+    assert len(plain.model_dump_json()) > 5 * PACK_OVER  # readable, not base64
+    # the run-input limit measures the compressed form either way
+    packed = DagRunInput.for_plan(dag, reuse).model_copy(update={"payload_limit": None})
+    assert packed.packed_plan is not None
+    assert plain.packed_size() == len(packed.model_dump_json()) < PACK_OVER
+    carried = CarriedState.pack(datetime(2026, 1, 1, tzinfo=UTC), {}, 0)
+    after = plain.carrying(plain.plan(), carried, {"n2"})  # continue-as-new keeps the form
+    assert after.packed_plan is None and after.reuse == {} and after.payload_limit is None
+
+
 def _print(i: int) -> str:
     return "sha256:" + hashlib.sha256(str(i).encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
+
+from tests.dag.support import read_log
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +141,71 @@ def test_failed_run_exits_1_then_status_and_resume(dev_server: str, tmp_path: Pa
     ]
 
     listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
-    assert {"flow-1", "flow-1-r1"} <= {run["run_id"] for run in json.loads(listed.stdout)}
+    states = {run["run_id"]: run["status"] for run in json.loads(listed.stdout)}
+    assert (states["flow-1"], states["flow-1-r1"]) == ("failed", "succeeded")  # status's words
+    lines = pit("--temporal", dev_server, "dag", "list", cwd=tmp_path).stdout.splitlines()
+    assert any(line.split()[:2] == ["flow-1-r1", "succeeded"] for line in lines), lines
+
+
+def _status_json(dev_server: str, run_id: str, cwd: Path) -> tuple[int, dict]:
+    shown = pit("--temporal", dev_server, "dag", "status", run_id, "--json", cwd=cwd)
+    return shown.returncode, json.loads(shown.stdout) if shown.stdout else {}
+
+
+def test_a_run_terminated_by_temporal_is_reported_terminated_and_resumes_reusing_what_succeeded(
+    dev_server: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.touch()
+    log = tmp_path / "log.jsonl"
+    dag = tmp_path / "term.yaml"
+    dag.write_text(
+        "name: term\nnodes:\n"
+        f"  - {{id: one, activity: test.gate, inputs: {{node: one, log: '{log}', blocker: '{tmp_path}/no'}}}}\n"
+        f"  - {{id: two, activity: test.gate, depends_on: [one], retry: {{max_attempts: 1000, backoff_coefficient: 1}}, inputs: {{node: two, log: '{log}', blocker: '{blocker}'}}}}\n"
+    )
+    started = pit(
+        "--temporal", dev_server, "run", str(dag), "--id", "term-1", "--no-wait", cwd=tmp_path
+    )
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until `one` succeeded and `two` keeps failing
+        code, status = _status_json(dev_server, "term-1", tmp_path)
+        if [e["node"] for e in read_log(log)].count("two") >= 2:
+            break
+        time.sleep(0.3)
+    assert code == 0 and status["status"] == "running"
+    assert status["nodes"]["one"]["state"] == "succeeded"
+
+    async def terminate() -> None:
+        client = await Client.connect(dev_server)
+        await client.get_workflow_handle("term-1").terminate(reason="operator gave up")
+
+    asyncio.run(terminate())
+
+    shown = pit("--temporal", dev_server, "dag", "status", "term-1", cwd=tmp_path)
+    assert shown.returncode == 1, shown.stderr
+    assert "term-1: terminated" in shown.stdout
+    assert "operator gave up" in shown.stdout
+    code, status = _status_json(dev_server, "term-1", tmp_path)
+    assert code == 1 and status["status"] == "terminated"
+    assert status["nodes"]["two"]["state"] == "cancelled"
+    assert status["progress"]["eta_seconds"] is None
+    listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
+    assert {r["run_id"]: r["status"] for r in json.loads(listed.stdout)}["term-1"] == "terminated"
+
+    blocker.unlink()
+    runs_of_one = [e["node"] for e in read_log(log)].count("one")
+    resumed = pit("--temporal", dev_server, "dag", "resume", "term-1", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert document["run_id"] == "term-1-r1" and document["status"] == "succeeded"
+    assert "reused from run term-1" in document["nodes"]["one"]["reason"]
+    assert [e["node"] for e in read_log(log)].count("one") == runs_of_one  # not run again
+
+    again = pit("--temporal", dev_server, "dag", "resume", "term-1", "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["run_id"] == "term-1-r2"  # -r1 is taken
 
 
 def test_no_wait_then_cancel(dev_server: str, tmp_path: Path) -> None:
@@ -166,6 +234,8 @@ def test_no_wait_then_cancel(dev_server: str, tmp_path: Path) -> None:
             break
         time.sleep(0.5)
     assert json.loads(shown.stdout)["nodes"]["nap"]["state"] == "cancelled"
+    listed = pit("--temporal", dev_server, "dag", "list", "--json", cwd=tmp_path)
+    assert {r["run_id"]: r["status"] for r in json.loads(listed.stdout)}["long-1"] == "cancelled"
 
 
 def test_unknown_run_is_a_clear_not_found(dev_server: str, tmp_path: Path) -> None:
@@ -244,3 +314,27 @@ def test_names_and_run_ids_with_control_characters_or_too_long_are_refused(
             assert line.startswith("pit: error: RUN_ID: "), line
     line = _refused(pit("dag", "resume", "fine-1", "--id", "x" * 129, cwd=tmp_path), tmp_path)
     assert line.startswith("pit: error: --id: ")
+
+
+def test_pit_run_on_a_queue_no_worker_polls_says_so_and_keeps_waiting(
+    dev_server: str, tmp_path: Path
+) -> None:
+    dag = tmp_path / "alone.yaml"
+    dag.write_text("name: alone\nnodes:\n  - {id: a, activity: pit.echo}\n")
+    env = {**_env(), "PIT_TEMPORAL__TASK_QUEUE": "nobody-polls-this"}
+    command = [sys.executable, "-m", "pit", "--temporal", dev_server, "run", str(dag)]
+    command += ["--id", "alone-1"]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as waiting:
+        try:
+            assert waiting.stderr is not None
+            line = waiting.stderr.readline()  # blocks until the notice (or the end)
+            assert "no worker polls task queue 'nobody-polls-this'" in line, line
+            assert "still waiting" in line
+            time.sleep(1)
+            assert waiting.poll() is None  # it keeps waiting
+        finally:
+            waiting.kill()
+    cancelled = pit("--temporal", dev_server, "dag", "cancel", "alone-1", cwd=tmp_path)
+    assert cancelled.returncode == 0, cancelled.stderr

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from pit.infra.temporal.claim_check import worker_identity
 from pit.infra.temporal.connect import DATA_CONVERTER
 from pit.infra.temporal.devserver import free_port, temporal_binary
 from pit.infra.temporal.search_attributes import PIT_SEARCH_ATTRIBUTES
@@ -90,7 +91,9 @@ async def test_health_check_passes_while_a_worker_on_this_host_polls(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     client = temporal_env.client  # identity pid@hostname, as in a worker container
-    async with Worker(client, task_queue=task_queue, workflows=[NoopWorkflow]):
+    # and as a Pit worker says it: naming its claim-check store after the SDK's identity
+    identity = worker_identity(client.identity, "s3://pit/team/")
+    async with Worker(client, task_queue=task_queue, workflows=[NoopWorkflow], identity=identity):
         await _until_polled(client, task_queue)
         code, out, _ = await _health(temporal_env, task_queue)
     assert code == 0, out

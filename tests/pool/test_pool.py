@@ -159,5 +159,19 @@ async def test_status_reports_state_memory_since_and_hits() -> None:
         "since_ms": 1500,
         "hits": 1,
         "leases": 0,
+        "cold_starts": 1,  # the warm waited for the load
         "asleep": False,
     }
+
+
+async def test_status_counts_cold_starts_per_model() -> None:
+    pool, _, _ = make_pool(models(4, 4), budget=8)
+    async with pool.acquire("m0"):  # cold: waits for the load
+        pass
+    async with pool.acquire("m0"):  # hot: a hit
+        pass
+    await pool.warm("m1")  # a warm is an acquisition that waits for the load too
+    by_id = {status.id: status for status in pool.status()}
+    assert (by_id["m0"].cold_starts, by_id["m0"].hits) == (1, 1)
+    assert (by_id["m1"].cold_starts, by_id["m1"].hits) == (1, 0)
+    assert pool.stats.cold_starts == 2  # the pool's totals are the models' sums

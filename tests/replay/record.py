@@ -248,12 +248,58 @@ async def stale_cleanup(client: Client, settings: Settings, folder: Path) -> lis
     return [await _save(handle, "stale-cleanup")]
 
 
+async def stale_scheduled(client: Client, settings: Settings, folder: Path) -> list[Path]:
+    """A scheduled cleanup run: it notes its schedule while it waits, then clears the note
+    (the `pit-stale-schedule-note` patch)."""
+    pit = PitClient(client, settings)
+    await pit.artifacts.put("old/scheduled", b"old bytes")
+    schedule_id = f"cleanup-{uuid.uuid4().hex[:6]}"
+    await pit.stale.schedule("delete: {max_age: 0s}\n", schedule_id=schedule_id, trigger=True)
+
+    async def waiting() -> bool:
+        return (await pit.stale.progress(schedule_id)).stage == "awaiting_confirmation"
+
+    async def noted() -> bool:
+        return bool((await client.get_schedule_handle(schedule_id).describe()).schedule.state.note)
+
+    await _eventually(waiting)
+    await _eventually(noted)
+    confirmed = await pit.stale.confirm(schedule_id)
+    assert confirmed.run_id is not None
+    handle = client.get_workflow_handle(confirmed.run_id)
+    await handle.result()
+    await client.get_schedule_handle(schedule_id).delete()
+    return [await _save(handle, "stale-cleanup-scheduled")]
+
+
+async def dag_child_tagged(client: Client, settings: Settings, folder: Path) -> list[Path]:
+    """A child graph run started with PitKind, its DAG's search attributes and a memo (the
+    `pit-child-dag-tags` patch)."""
+    data = {
+        "name": "tagged",
+        "nodes": [
+            {"id": "a", "activity": "pit.echo", "inputs": {"v": 1}},
+            {
+                "id": "inner",
+                "inputs": {"v": "${nodes.a.output.v}"},
+                "dag": {"name": "leafy", "nodes": [{"id": "leaf", "activity": "pit.echo"}]},
+            },
+        ],
+    }
+    pit = PitClient(client, settings)
+    handle = await pit.runs.start(data, id=f"tagged-{uuid.uuid4().hex[:6]}", task_queue=QUEUE)
+    await handle.result()
+    return [await _save(handle.workflow, "dag-child-tagged")]
+
+
 SCENARIOS = {
     "dag_recovery": dag_recovery,
     "dag_features": dag_features,
+    "dag_child_tagged": dag_child_tagged,
     "arbiter": arbiter,
     "pool_registry": pool_registry,
     "stale_cleanup": stale_cleanup,
+    "stale_scheduled": stale_scheduled,
 }
 
 

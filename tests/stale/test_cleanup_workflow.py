@@ -133,10 +133,11 @@ def test_schedule_command_creates_a_schedule_and_refuses_a_bad_policy(
     )
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["created"] is True
-    again = pit(
-        "stale", "schedule", "--policy", str(policy), "--every", "2h", "--id", schedule_id, "--json"
-    )
-    assert json.loads(again.stdout)["created"] is False  # updated in place
+    assert json.loads(made.stdout)["every"] == "1h"
+    again = pit("stale", "schedule", "--policy", str(policy), "--every", "2h", "--id", schedule_id)
+    assert again.returncode == 0, again.stderr
+    assert f"updated schedule {schedule_id}: a cleanup plan every 2h;" in again.stdout  # in place
+    assert "overlap policy skip" in again.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("delete: {max_age: whenever}\n")
     refused = pit("stale", "schedule", "--policy", str(bad), "--id", "never")

@@ -297,8 +297,10 @@ def test_worker_environment_is_valid_pit_config(tmp_path: Path) -> None:
     services = _services()
     for host in ("temporal", "seaweedfs", "opensearch"):
         assert host in services
-    # the bucket step prepares exactly the store the workers use
-    assert services["storage-setup"]["environment"] == _pit_environment()
+    # the bucket step prepares exactly the store the workers use (it serves no metrics)
+    worker = {k: v for k, v in _pit_environment().items() if not k.startswith("PIT_TELEMETRY__")}
+    assert services["storage-setup"]["environment"] == worker
+    assert settings.telemetry.metrics_port == 9464
 
 
 def test_worker_state_dir_is_a_named_volume_of_the_image() -> None:

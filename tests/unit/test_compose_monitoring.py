@@ -25,12 +25,14 @@ PIT_METRICS = (
 """The metric names issue 14 documents for `pit worker --metrics-port`."""
 
 SDK_METRICS = (
-    "temporal_workflow_task_execution_latency",
-    "temporal_workflow_task_schedule_to_start_latency",
-    "temporal_activity_schedule_to_start_latency",
-    "temporal_activity_execution_latency",
+    "temporal_workflow_task_execution_latency_seconds",
+    "temporal_workflow_task_schedule_to_start_latency_seconds",
+    "temporal_activity_schedule_to_start_latency_seconds",
+    "temporal_activity_execution_latency_seconds",
     "temporal_worker_task_slots_available",
 )
+"""As a Pit worker names them (seconds, `_total` counters: `pit.infra.telemetry.prometheus`);
+tests/telemetry/test_metrics.py scrapes a worker for every name the dashboard reads."""
 
 
 def _compose() -> dict[str, Any]:
@@ -134,3 +136,10 @@ def test_dashboard_panels_sit_on_the_grid_without_overlapping() -> None:
         }
         assert not covered & cells, f"{panel['title']} overlaps another panel"
         cells |= covered
+
+
+def test_durations_are_charted_in_seconds_as_workers_serve_them() -> None:
+    for panel in _dashboard()["panels"]:
+        expressions = " ".join(target["expr"] for target in panel.get("targets", []))
+        if "_seconds_bucket" in expressions:
+            assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]

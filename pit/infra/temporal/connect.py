@@ -7,10 +7,16 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client, Plugin
+from temporalio.client import Client, Interceptor, Plugin
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+)
 from temporalio.service import RetryConfig, TLSConfig
 
 from pit.common.config import TemporalSettings
@@ -26,10 +32,11 @@ async def connect(
     *,
     data_converter: DataConverter = DATA_CONVERTER,
     plugins: Sequence[Plugin] = (),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """A client for `address` (or the configured one), or `BackendUnavailableError` within
     `connect_timeout`, never a hang. `plugins` (a `PitPlugin`) configure the client and every
-    worker built from it."""
+    worker built from it; so do `interceptors` (tracing) that are worker interceptors too."""
     target = address or settings.address
     if not target:
         raise ConfigError.for_field("temporal.address", target, "is required to connect")
@@ -46,6 +53,7 @@ async def connect(
                 retry_config=RetryConfig(max_elapsed_time_millis=int(timeout * 1000)),
                 runtime=pit_runtime(),
                 plugins=list(plugins),
+                interceptors=list(interceptors),
             ),
             timeout=timeout,
         )
@@ -58,21 +66,28 @@ async def connect(
 
 
 _runtime: Runtime | None = None
+_runtime_metrics: PrometheusConfig | None = None
 
 
-def pit_runtime() -> Runtime:
+def pit_runtime(*, metrics: PrometheusConfig | None = None) -> Runtime:
     """The SDK runtime of every client `pit` connects. Its core's log lines (a worker
     retrying a server that went away, say) go through Python logging as logger
     `temporalio.core`, so they follow --log-level and --log-format instead of reaching
-    stderr as raw text."""
-    global _runtime
+    stderr as raw text. The runtime is process-wide and made once: `metrics` (a Prometheus
+    endpoint, `pit.infra.telemetry.serve_metrics`) must come with the first call, before
+    any connection; it raises `ValueError` when the endpoint cannot be bound."""
+    global _runtime, _runtime_metrics
     if _runtime is None:
         forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
         _runtime = Runtime(
             telemetry=TelemetryConfig(
-                logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding)
+                logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding),
+                metrics=metrics,
             )
         )
+        _runtime_metrics = metrics
+    elif metrics is not None and metrics != _runtime_metrics:
+        raise ValueError("the runtime was made without this endpoint (metrics come first)")
     return _runtime
 
 

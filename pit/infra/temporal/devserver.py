@@ -87,8 +87,10 @@ async def embedded_server(
     port: int | None = None,
     ui_port: int | None = None,
     ui: bool = True,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[DevServerInfo]:
-    """Start the state dir's dev server, or attach to the one another `pit` runs there."""
+    """Start the state dir's dev server, or attach to the one another `pit` runs there.
+    `ui_codec_endpoint`: the codec server its web UI decodes payloads with (`pit dev`)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     lock_file = (state_dir / "temporal.lock").open("a+")
     try:
@@ -99,6 +101,7 @@ async def embedded_server(
             return
         _stop_orphan(state_dir)
         server = _DevServer(state_dir, namespace, port or free_port(), ui_port, ui)
+        server.ui_codec_endpoint = ui_codec_endpoint
         await server.start()
         try:
             atomic_write(state_dir / "temporal.json", json.dumps(asdict(server.info)).encode())
@@ -152,6 +155,7 @@ class _DevServer:
         self.port = port
         self.ui_port = (ui_port or free_port()) if ui else None
         self.process: asyncio.subprocess.Process | None = None
+        self.ui_codec_endpoint: str | None = None
         self.info = DevServerInfo(
             address=f"127.0.0.1:{port}",
             ui_url=f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None,
@@ -182,6 +186,8 @@ class _DevServer:
             args += ["--namespace", self.namespace]
         if self.ui_port:
             args += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.ui_codec_endpoint:
+                args += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         else:
             args.append("--headless")
         return args

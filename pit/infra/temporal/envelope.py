@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from pit.dag.limits import size_text
 from pit.dag.run import ATTEMPT_KEY, DAG_WORKFLOW, MAX_OUTPUT_BYTES, OUTPUT_KEY, STEP_ACTIVITIES
 
 
@@ -40,7 +41,7 @@ class _DagEnvelope(ActivityInboundInterceptor):
         size = len(json.dumps(result, default=str).encode())
         if size > MAX_OUTPUT_BYTES:
             raise ApplicationError(
-                f"output is {size // 1024} KiB, over the {MAX_OUTPUT_BYTES // 1024} KiB limit "
+                f"output is {size_text(size)}, over the {size_text(MAX_OUTPUT_BYTES)} limit "
                 "for node outputs: store it with pit.artifacts.put and return the reference",
                 {"attempt": info.attempt, "size": size, "limit": MAX_OUTPUT_BYTES},
                 type="validation",

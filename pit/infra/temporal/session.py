@@ -12,8 +12,8 @@ from temporalio.client import Client, Plugin
 from temporalio.converter import DataConverter
 
 from pit.common.config import Settings
-from pit.infra.artifact_factory import open_artifact_store
-from pit.infra.temporal.claim_check import LazyStore, claim_check_converter
+from pit.infra.telemetry.interceptors import tracing_interceptors
+from pit.infra.temporal.claim_check import LazyStore, claim_check_converter, settings_store
 from pit.infra.temporal.connect import connect
 from pit.infra.temporal.devserver import embedded_server
 from pit.infra.temporal.reconnect import Patience
@@ -50,14 +50,17 @@ async def open_temporal(
     ui: bool = True,
     plugins: Sequence[Plugin] = (),
     artifacts: LazyStore | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[TemporalSession]:
     """Connect to `temporal.address`; with none, start (or attach to) the embedded server.
     Large payloads are claim-checked into `artifacts` (default: the settings' store, opened
     on first use and closed on the way out); `plugins` (a `PitPlugin` sharing that store)
-    configure the client and every worker built from it."""
-    store = artifacts or LazyStore(lambda: open_artifact_store(settings))
+    configure the client and every worker built from it. `ui_codec_endpoint`: the codec
+    server the embedded web UI decodes payloads with, when this process starts it."""
+    store = artifacts or settings_store(settings)
     try:
-        async with _open(settings, claim_check_converter(store), ui, plugins) as session:
+        converter = claim_check_converter(store)
+        async with _open(settings, converter, ui, plugins, ui_codec_endpoint) as session:
             yield dataclasses.replace(session, artifacts=store)
     finally:
         if artifacts is None:
@@ -66,11 +69,19 @@ async def open_temporal(
 
 @contextlib.asynccontextmanager
 async def _open(
-    settings: Settings, converter: DataConverter, ui: bool, plugins: Sequence[Plugin]
+    settings: Settings,
+    converter: DataConverter,
+    ui: bool,
+    plugins: Sequence[Plugin],
+    ui_codec_endpoint: str | None,
 ) -> AsyncIterator[TemporalSession]:
     temporal = settings.temporal
+    # a traced client: runs it starts are traces, which the workers built from it continue
+    traced = tracing_interceptors(settings.telemetry)
     if temporal.address:
-        client = await connect(temporal, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal, data_converter=converter, plugins=plugins, interceptors=traced
+        )
         yield TemporalSession(
             client,
             temporal.address,
@@ -86,8 +97,15 @@ async def _open(
         port=temporal.port,
         ui_port=temporal.ui_port,
         ui=ui,
+        ui_codec_endpoint=ui_codec_endpoint,
     ) as server:
-        client = await connect(temporal, server.address, data_converter=converter, plugins=plugins)
+        client = await connect(
+            temporal,
+            server.address,
+            data_converter=converter,
+            plugins=plugins,
+            interceptors=traced,
+        )
         yield TemporalSession(
             client,
             server.address,
