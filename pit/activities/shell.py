@@ -16,8 +16,9 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from temporalio import activity
 
 from pit.activities.artifacts import ArtifactRef
@@ -40,6 +41,9 @@ class ShellInput(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     """Added to the worker's environment."""
     timeout: Duration | None = None
+    lines: bool = False
+    """Also return stdout's non-blank lines as a list (`lines`): what a map's `for_each`
+    takes (`${nodes.list.output.lines}`)."""
 
 
 class ShellResult(BaseModel):
@@ -52,6 +56,16 @@ class ShellResult(BaseModel):
     """All of stdout, when it is over MAX_CAPTURE characters."""
     stderr_chars: int | None = None
     stderr_artifact: ArtifactRef | None = None
+
+    lines: list[str] | None = None
+    """With `lines: true`: stdout's non-blank lines, without their line ends."""
+
+    @model_serializer(mode="wrap")
+    def _without_unasked_lines(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("lines") is None:
+            data.pop("lines", None)  # outputs stay as they were for commands not asked
+        return data
 
 
 class ShellActivities:
@@ -125,6 +139,8 @@ async def run_shell(inputs: ShellInput, store: ArtifactStore | None) -> ShellRes
         stdout=stdout.decode(errors="replace"),
         stderr=stderr.decode(errors="replace"),
     )
+    if inputs.lines:
+        result.lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.exit_code != 0:
         last = result.stderr.strip().splitlines()[-1:] or ["no stderr"]
         raise CommandFailedError(

@@ -59,7 +59,7 @@ class CliState:
 
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "run": (("pit.cli.dag",), "Run the DAG in FILE (YAML or JSON) and show its progress."),
-    "dag": (("pit.cli.dag",), "Inspect and control DAG runs."),
+    "dag": (("pit.cli.dag", "pit.cli.dag_tools"), "Inspect and control DAG runs."),
     "artifact": (("pit.cli.artifact",), "Store, fetch, compare and find artifacts: named,..."),
     "stale": (
         ("pit.cli.stale", "pit.cli.stale_schedule"),

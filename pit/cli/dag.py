@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from pit.common.errors import BackendUnavailableError, InvalidInputError
 from pit.common.files import parse_json
 from pit.dag.compiled import CompiledDag
 from pit.dag.limits import check_run_id
-from pit.dag.status import DagStatus, NodeState, Progress, RunState
+from pit.dag.status import DagStatus, ItemCounts, NodeState, NodeStatus, Progress, RunState
 from pit.infra.temporal import TemporalSession
 from pit.workers import PitPlugin, local_pit
 
@@ -35,6 +36,7 @@ EXIT_FAILED = 1
 @click.option("--id", "run_id", help="run id (the workflow id) [NAME-xxxxxxxx]")
 @click.option("--input", "inputs", multiple=True, metavar="KEY=VALUE", help="${inputs.KEY}")
 @click.option("--no-wait", is_flag=True, help="start the run and print its id")
+@click.option("--no-cache", is_flag=True, help="nodes with cache: neither read nor write it")
 @click.option("--activities", "activity_specs", multiple=True, metavar="MODULE:ATTR")
 @json_option
 @click.pass_obj
@@ -44,6 +46,7 @@ def run_command(
     run_id: str | None,
     inputs: tuple[str, ...],
     no_wait: bool,
+    no_cache: bool,
     activity_specs: tuple[str, ...],
     as_json: bool,
 ) -> int:
@@ -61,32 +64,36 @@ def run_command(
     # a bad or too big graph never reaches Temporal, nor starts the embedded server
     graph = compile_dag(file, plugin.activity_names() if embedded else None)
     prepare_run(graph, run_inputs=run_inputs)
-    return asyncio.run(_run(settings, plugin, graph, run_id, run_inputs, no_wait, as_json))
+    options = _RunOptions(run_id, run_inputs, no_wait, no_cache, as_json)
+    return asyncio.run(_run(settings, plugin, graph, options))
 
 
-async def _run(
-    settings: Settings,
-    plugin: PitPlugin,
-    graph: CompiledDag,
-    run_id: str | None,
-    run_inputs: dict[str, Any],
-    no_wait: bool,
-    as_json: bool,
-) -> int:
+@dataclass(frozen=True)
+class _RunOptions:
+    run_id: str | None
+    inputs: dict[str, Any]
+    no_wait: bool
+    no_cache: bool
+    as_json: bool
+
+
+async def _run(settings: Settings, plugin: PitPlugin, graph: CompiledDag, opts: _RunOptions) -> int:
     async with local_pit(settings, plugin=plugin, ui=True) as pit:
         session = _session(pit.session)
-        if no_wait and session.embedded and session.owned:
+        if opts.no_wait and session.embedded and session.owned:
             raise InvalidInputError.for_field(
                 "--no-wait",
                 True,
                 "needs a Temporal server that outlives this command: run `pit dev` "
                 "in this directory, or pass --temporal",
             )
-        handle = await pit.runs.start(graph, inputs=run_inputs, id=run_id)
-        if no_wait:
-            _print_started(handle.id, session, as_json)
+        handle = await pit.runs.start(
+            graph, inputs=opts.inputs, id=opts.run_id, no_cache=opts.no_cache
+        )
+        if opts.no_wait:
+            _print_started(handle.id, session, opts.as_json)
             return 0
-        return await watch(session, handle, graph.size, as_json)
+        return await watch(session, handle, graph.size, opts.as_json)
 
 
 async def watch(session: TemporalSession, handle: RunHandle, total: int, as_json: bool) -> int:
@@ -165,6 +172,10 @@ def _print_status(status: DagStatus, as_json: bool) -> None:
         if node.started_at and node.finished_at:
             took = f"{(node.finished_at - node.started_at).total_seconds():.2f}s"
         extra = node.error or node.reason or ""
+        if node.items is not None:
+            extra = f"{_item_text(node.items)}  {extra}".rstrip()
+        if node.cached_from is not None and node.state is NodeState.SUCCEEDED:
+            extra = f"(cached from {node.cached_from}) {extra}".rstrip()
         if node.fallback and node.state is NodeState.SUCCEEDED:
             extra = f"(fallback) {extra}"
         emit_line(f"  {node.state.value:<15} {node_id:<24} {took:>8}  {extra}".rstrip())
@@ -180,6 +191,30 @@ def _print_status(status: DagStatus, as_json: bool) -> None:
     emit_line(f"{status.run_id}: {status.status.value} ({summary})")
     if status.detail:
         emit_line(f"  {status.detail}")
+    if status.waiting_for_approval:
+        waiting = ", ".join(status.waiting_for_approval)
+        emit_line(f"waiting for approval: {waiting} (pit dag approve {status.run_id} NODE)")
+
+
+def _item_text(items: ItemCounts) -> str:
+    parts = [f"{items.succeeded}/{items.total} items succeeded"]
+    for name in ("running", "failed", "skipped", "cancelled", "cached"):
+        count = getattr(items, name)
+        if count:
+            parts.append(f"{count} {name}")
+    return ", ".join(parts)
+
+
+def _print_items(node: str, items: list[NodeStatus], as_json: bool) -> None:
+    if as_json:
+        emit_json({"node": node, "items": [item.model_dump(mode="json") for item in items]})
+        return
+    for index, item in enumerate(items):
+        extra = item.error or item.reason or ""
+        if item.cached_from is not None and item.state is NodeState.SUCCEEDED:
+            extra = f"(cached from {item.cached_from}) {extra}".rstrip()
+        shown = f"{node}[{index}]"
+        emit_line(f"  {item.state.value:<15} {shown:<24} {item.attempts:>3}  {extra}".rstrip())
 
 
 def parse_inputs(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -203,19 +238,30 @@ def dag() -> None:
 
 @dag.command("status")
 @click.argument("run_id")
+@click.option("--node", help="a map node: list its items")
 @json_option
 @click.pass_obj
-def status_command(state: CliState, run_id: str, as_json: bool) -> int:
-    """The status of a run: every node's state, attempts, times, output, error. Exits 0
-    while it runs or when it succeeded, 1 when it failed, was cancelled, terminated or timed
-    out, or is stuck (its workflow task keeps failing)."""
+def status_command(state: CliState, run_id: str, node: str | None, as_json: bool) -> int:
+    """The status of a run: every node's state, attempts, times, output, error (with
+    --node, a map node's items). Exits 0 while it runs or when it succeeded, 1 when it
+    failed, was cancelled, terminated or timed out, or is stuck (its workflow task keeps
+    failing)."""
     check_run_id(run_id, "RUN_ID")
-    return asyncio.run(_status(state.settings, run_id, as_json))
+    return asyncio.run(_status(state.settings, run_id, node, as_json))
 
 
-async def _status(settings: Settings, run_id: str, as_json: bool) -> int:
+async def _status(settings: Settings, run_id: str, node: str | None, as_json: bool) -> int:
     async with local_pit(settings) as pit:
-        status = await pit.runs.get(run_id).status()
+        handle = pit.runs.get(run_id)
+        status = await handle.status()
+        if node is not None:
+            if node not in status.nodes:
+                raise InvalidInputError.for_field("--node", node, "no such node in this run")
+            if status.nodes[node].items is None:
+                rule = "not a map node, or its list is not known yet"
+                raise InvalidInputError.for_field("--node", node, rule)
+            _print_items(node, await handle.items(node), as_json)
+            return 0
     _print_status(status, as_json)
     return 0 if status.status in (RunState.SUCCEEDED, RunState.RUNNING) else EXIT_FAILED
 
@@ -252,7 +298,9 @@ async def _list(settings: Settings, limit: int, as_json: bool) -> None:
         return
     for run in runs:
         state = run.status.value if run.status else ""
-        emit_line(f"{run.run_id:<40} {state:<12} {run.dag} ({run.nodes})")
+        waiting = run.waiting_for_approval if run.status is RunState.RUNNING else []
+        note = f"  waiting for approval: {', '.join(waiting)}" if waiting else ""
+        emit_line(f"{run.run_id:<40} {state:<12} {run.dag} ({run.nodes}){note}")
 
 
 @dag.command("resume")

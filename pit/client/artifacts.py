@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pit.artifacts.index_port import AccessStats, Filter, MetaValue, SearchHit
+from pit.artifacts.lifecycle import soft_delete
 from pit.artifacts.manifest import DEFAULT_MEDIA_TYPE, Manifest
 from pit.artifacts.query import parse_filter
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
 from pit.artifacts.store import ArtifactReader, ArtifactStore
 from pit.common.config import Settings
+from pit.dag.cache_key import cache_prefix
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.file_output import check_output, write_output
 
@@ -166,3 +168,20 @@ class ArtifactsClient:
     async def reindex(self) -> ReindexReport:
         """Rebuild the search index from the stored manifests and content."""
         return await self.store.reindex()
+
+    async def clear_dag_cache(self, dag: str, node: str | None = None) -> int:
+        """Soft-delete every cached output of DAG `dag` (or of its node `node`): the
+        artifacts under `pit/cache/<dag>/[<node>/]` (docs/dag.md#cache). Returns how many
+        versions were deleted; the next run of those nodes runs them and stores anew."""
+        prefix = cache_prefix(dag, node)
+        manifests: list[Manifest] = []
+        async for name in self.store.blobs.list_names():
+            if name.startswith(prefix):
+                for version in await self.store.live_versions(name):
+                    manifests.append(await self.store.manifest(name, version))
+        if not manifests:
+            return 0
+        result = await soft_delete(
+            self.store, manifests, at=datetime.now(UTC), reason="pit dag cache clear"
+        )
+        return len(result.deleted)

@@ -14,13 +14,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pit.client.run_history import (
@@ -30,9 +33,17 @@ from pit.client.run_history import (
     rebuild_from_history,
     reconcile,
 )
-from pit.common.errors import BackendUnavailableError, NotFoundError, PitError, WorkFailedError
-from pit.dag.run import STATUS_PAGE, DagRunInput, StatusPage
-from pit.dag.status import DagStatus, Progress
+from pit.common.errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+    PitError,
+    WorkFailedError,
+)
+from pit.dag.approval import APPROVE_UPDATE, ApprovalAnswer, ApprovalRecord
+from pit.dag.render import Format, render
+from pit.dag.run import STATUS_PAGE, DagRunInput, ItemsPage, NodeItems, StatusPage
+from pit.dag.status import DagStatus, NodeStatus, Progress
 from pit.infra.temporal.reconnect import unreachable
 from pit.infra.temporal.task_queues import workflow_pollers
 
@@ -192,6 +203,52 @@ class RunHandle:
         page = StatusPage(offset=offset, limit=STATUS_PAGE)
         status: DagStatus = await self._query("status", page, DagStatus)
         return status
+
+    async def items(self, node: str) -> list[NodeStatus]:
+        """Every item of map node `node`, in item order (the `items` query, a page at a
+        time): each with the fields a node has."""
+        found: list[NodeStatus] = []
+        while True:
+            page = ItemsPage(node=node, offset=len(found), limit=2000)
+            answer: NodeItems = await self._query("items", page, NodeItems)
+            found += answer.items
+            if not answer.items or len(found) >= answer.total:
+                return found
+
+    async def approve(
+        self, node: str, *, by: str, approve: bool = True, comment: str | None = None
+    ) -> ApprovalRecord:
+        """Answer approval node `node` (`approve=False`: reject it). Returns once the run has
+        recorded the answer; a node that is not an approval node, or not waiting, is refused
+        with InvalidInputError and nothing changes."""
+        try:
+            answer = ApprovalAnswer(node=node, approve=approve, comment=comment, by=by)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InvalidInputError.for_field(f"--{where}", node, first["msg"]) from None
+        try:
+            record: ApprovalRecord = await self._handle.execute_update(
+                APPROVE_UPDATE, answer, result_type=ApprovalRecord, rpc_timeout=QUERY_TIMEOUT
+            )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            message = message.removeprefix(f"{node!r}: ")  # the field names the node already
+            raise InvalidInputError.for_field("NODE", node, message) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND and "completed" in error.message:
+                rule = f"not waiting for approval (run {self.id!r} has ended)"
+                raise InvalidInputError.for_field("NODE", node, rule) from None
+            raise rpc_error(error, self.id) from None
+        return record
+
+    async def graph(self, format: Format = "mermaid") -> str:
+        """The run's graph with each node's state (and a map's item counts), as Mermaid or
+        DOT text (`pit.dag.render`)."""
+        plan = (await self.input()).plan()
+        status = await self.status()
+        return render(plan.dag, status.nodes, format)
 
     async def progress(self) -> Progress | None:
         """Counts and the critical-path estimate, without the nodes: cheap to poll."""

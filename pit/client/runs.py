@@ -24,6 +24,7 @@ from pit.client._shared_store import require_shared_store
 from pit.client.run_handle import QUERY_TIMEOUT, RunHandle, rpc_error
 from pit.client.run_history import RunExecution, run_state
 from pit.common.errors import InvalidInputError
+from pit.dag.approval import WAITING_MEMO
 from pit.dag.compiled import CompiledDag, compile_graph
 from pit.dag.graph import Graph, parse_dag
 from pit.dag.limits import RUN_ID, RUN_ID_RULE, check_run_id, default_run_id, run_input_problem
@@ -61,6 +62,8 @@ class RunSummary(BaseModel):
     started_at: datetime
     closed_at: datetime | None
     progress: float | None
+    waiting_for_approval: list[str] = []
+    """Approval nodes the run waits on (from its memo)."""
 
 
 class RunsClient:
@@ -84,13 +87,15 @@ class RunsClient:
         known_activities: Collection[str] | None = None,
         reuse: Mapping[str, ReusedNode] | None = None,
         resumed_from: str | None = None,
+        no_cache: bool = False,
     ) -> RunHandle:
         """Start a run of `dag` (see `DagSource`) with `${inputs.*}` from `inputs`, under the
         run id `id` (default `<name>-<8 hex>`). Every check happens before anything reaches
         Temporal: a bad graph, a bad id or an input over its limit is an InvalidInputError,
         and so is an input big enough to be claim-checked when the queue's Pit workers keep
         payloads in another store than this client (they could not read it).
-        `known_activities`: refuse nodes whose activity is not in it."""
+        `known_activities`: refuse nodes whose activity is not in it. `no_cache`: nodes with
+        `cache:` neither read nor write the cache."""
         if id is not None:
             check_run_id(id, "id")
         compiled = compile_dag(dag, known_activities)
@@ -104,6 +109,7 @@ class RunsClient:
             resumed_from=resumed_from,
             search_attributes=indexed,
             claim_checked=self.client.data_converter.external_storage is not None,
+            no_cache=no_cache,
         )
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
         tags = await dag_tags(self.client, compiled, resumed_from)
@@ -208,6 +214,7 @@ class RunsClient:
                         started_at=execution.start_time,
                         closed_at=execution.close_time,
                         progress=execution.typed_search_attributes.get(PIT_PROGRESS),
+                        waiting_for_approval=list(memo.get(WAITING_MEMO) or []),
                     )
                 )
                 if len(runs) >= limit:
@@ -249,6 +256,7 @@ def prepare_run(
     resumed_from: str | None = None,
     search_attributes: bool = True,
     claim_checked: bool = False,
+    no_cache: bool = False,
 ) -> DagRunInput:
     """The workflow input of a run of `compiled`, refused with the limit named when it is too
     big to send. `claim_checked`: big payloads go to the artifact store, so Temporal's payload
@@ -260,6 +268,7 @@ def prepare_run(
         resumed_from=resumed_from,
         search_attributes=search_attributes,
         payload_limit=None if claim_checked else TEMPORAL_PAYLOAD_LIMIT,
+        no_cache=no_cache,
     )
     problem = run_input_problem(prepared.packed_size())
     if problem is not None:

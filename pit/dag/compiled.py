@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from pit.dag.expressions import Condition
 from pit.dag.graph import Graph, Topology
+from pit.dag.options import Trigger
 from pit.dag.spec import DagSettings, DagSpec, NodeSpec
+
+
+class NodeKind(StrEnum):
+    """Nodes a run drives differently from an activity or a child graph (they hold no slot
+    of `max_parallel` themselves)."""
+
+    MAP = "map"
+    """Runs its items (each holds a slot)."""
+    APPROVAL = "approval"
+    """Waits for a person."""
+
 
 _CARRIED_ELSEWHERE = {"id", "depends_on", "dag"}
 """Node fields the compiled form holds in its own arrays, not in each node's text."""
@@ -39,6 +53,12 @@ class CompiledDag(BaseModel):
     """Each node's own fields as JSON, without its id, dependencies or child graph."""
     children: dict[int, CompiledDag] = {}
     """The compiled child graph of each `dag:` node, by node index."""
+    conditions: dict[int, Condition] = {}
+    """The checked `when:` of each node that has one, by node index."""
+    triggers: dict[int, Trigger] = {}
+    """Each node's trigger rule where it is not the default (`all_succeeded`)."""
+    kinds: dict[int, NodeKind] = {}
+    """Map and approval nodes, by node index (every other node runs one step)."""
 
     @model_validator(mode="after")
     def _arrays_line_up(self) -> CompiledDag:
@@ -65,6 +85,18 @@ class CompiledDag(BaseModel):
         ids = self.ids
         parents = {ids[i]: tuple(ids[p] for p in row) for i, row in enumerate(self.parents)}
         return Topology.of(tuple(ids[i] for i in self.order), parents)
+
+    @cached_property
+    def trigger_of(self) -> dict[str, Trigger]:
+        """Node ids with a trigger other than the default, for the scheduler."""
+        return {self.ids[i]: trigger for i, trigger in self.triggers.items()}
+
+    def condition(self, node_id: str) -> Condition | None:
+        """The node's checked `when:`, if it has one (evaluate it, do not check it again)."""
+        return self.conditions.get(self._index[node_id])
+
+    def kind(self, node_id: str) -> NodeKind | None:
+        return self.kinds.get(self._index[node_id])
 
     @cached_property
     def step_of(self) -> dict[str, str]:
@@ -111,7 +143,20 @@ def compile_graph(graph: Graph) -> CompiledDag:
         children={
             index[node_id]: compile_graph(child) for node_id, child in graph.subgraphs.items()
         },
+        conditions={index[node_id]: cond for node_id, cond in graph.conditions.items()},
+        triggers={
+            i: node.trigger
+            for i, node in enumerate(spec.nodes)
+            if node.trigger is not Trigger.ALL_SUCCEEDED
+        },
+        kinds={i: kind for i, node in enumerate(spec.nodes) if (kind := _kind(node)) is not None},
     )
+
+
+def _kind(node: NodeSpec) -> NodeKind | None:
+    if node.approval is not None:
+        return NodeKind.APPROVAL
+    return NodeKind.MAP if node.for_each is not None else None
 
 
 def step_identity(node: NodeSpec) -> str:

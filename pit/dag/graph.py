@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import pydantic
@@ -12,6 +13,8 @@ import pydantic
 from pit.arbitration.model import Request
 from pit.common.errors import InvalidInputError
 from pit.common.files import problem_lines, shown
+from pit.dag.expressions import Condition
+from pit.dag.features import check_features
 from pit.dag.limits import MAX_CHILD_DEPTH, MAX_NODES, count_problem, depth_problem, shape_problems
 from pit.dag.refs import find_references
 from pit.dag.spec import DagSpec, NodeSpec
@@ -61,6 +64,8 @@ class Graph(Topology):
     spec: DagSpec
     subgraphs: Mapping[str, Graph]
     """The checked graph of each `dag:` node, by node id."""
+    conditions: Mapping[str, Condition] = dataclass_field(default_factory=dict)
+    """The checked `when:` of each node that has one, by node id."""
 
 
 def parse_dag(data: Any, known_activities: Collection[str] | None = None) -> Graph:
@@ -117,8 +122,14 @@ def _check(spec: DagSpec, known_activities: Collection[str] | None) -> Graph:
             index[node.id] = position
 
     parents: dict[str, list[str]] = {node.id: [] for node in spec.nodes}
+    conditions: dict[str, Condition] = {}
     for position, node in enumerate(spec.nodes):
         wanted = list(node.depends_on)
+        features = check_features(node, position, index)
+        problems += features.problems
+        wanted += features.needs  # like a reference in inputs, a dependency by itself
+        if features.condition is not None:
+            conditions[node.id] = features.condition
         for field, reference in _node_references(node.inputs, position, problems):
             if reference.node is not None:
                 if reference.node not in index:
@@ -153,6 +164,7 @@ def _check(spec: DagSpec, known_activities: Collection[str] | None) -> Graph:
         parents=topology.parents,
         children=topology.children,
         subgraphs=subgraphs,
+        conditions=conditions,
     )
 
 

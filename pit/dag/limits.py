@@ -34,6 +34,27 @@ MAX_RUN_INPUT_BYTES = 1536 * 1024
 reuses): under Temporal's 2 MB payload cap, with room for the state that continue-as-new
 carries beside it."""
 
+MAX_CONDITION_CHARS = 1_000
+"""A `when:` expression's length. With the nesting and function limits below, this bounds
+what one evaluation can cost: CEL has no loops, and the list macros (`all`, `map`, ...) are
+refused, so an evaluation is linear in the expression and the values it compares."""
+MAX_CONDITION_REFERENCES = 32
+"""`${...}` references in one `when:`."""
+MAX_CONDITION_NESTING = 12
+"""Brackets nested in one `when:` (CEL's own parser stops at 32 levels of expression)."""
+
+MAX_MAP_ITEMS = 10_000
+"""Items of one map node (`for_each`), checked when its list is known: a literal list before
+the run starts, a referenced list when the node starts (then the node fails, saying so). Each
+item is one activity in the run's history, which continues-as-new as it grows."""
+
+MAX_PROMPT_CHARS = 4_000
+"""An approval's `prompt`, as written (references are resolved when the node starts)."""
+
+MAX_CACHE_TTL_DAYS = 3_650
+"""The longest `cache.ttl` (ten years): cached outputs are artifacts, and the Stale Manager's
+policies may retire them sooner."""
+
 MAX_NAME_CHARS = 100
 MAX_RUN_ID_CHARS = 128
 

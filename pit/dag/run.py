@@ -13,7 +13,15 @@ from pit.dag.compiled import CompiledDag
 from pit.dag.status import NodeStatus
 
 DAG_WORKFLOW = "pit.dag"
-STEP_ACTIVITIES = frozenset({"pit.pool.place", "pit.pool.warm", "pit.arbiter.ensure"})
+STEP_ACTIVITIES = frozenset(
+    {
+        "pit.pool.place",
+        "pit.pool.warm",
+        "pit.arbiter.ensure",
+        "pit.dag.cache_get",
+        "pit.dag.cache_put",
+    }
+)
 """Activities a DAG run calls for its own steps (placing a model node, warming its model,
 starting an arbiter), not as a node: they answer as they are, without the node envelope."""
 OUTPUT_KEY = "pit.output"
@@ -62,19 +70,38 @@ class CarriedState(BaseModel):
     started_at: datetime
     packed_nodes: bytes
     progress_marks: int = 0
+    packed_maps: bytes | None = None
+    """The items of every map node that has expanded, by node id (`MapItems.items`), packed
+    like the nodes. A map's list itself is not carried: it is resolved again, the same."""
 
     @classmethod
     def pack(
-        cls, started_at: datetime, nodes: dict[str, NodeStatus], progress_marks: int
+        cls,
+        started_at: datetime,
+        nodes: dict[str, NodeStatus],
+        progress_marks: int,
+        maps: dict[str, list[NodeStatus]] | None = None,
     ) -> CarriedState:
         data = _NODES.dump_json(nodes, exclude_defaults=True)
-        return cls(started_at=started_at, packed_nodes=pack(data), progress_marks=progress_marks)
+        packed_maps = pack(_MAPS.dump_json(maps, exclude_defaults=True)) if maps else None
+        return cls(
+            started_at=started_at,
+            packed_nodes=pack(data),
+            progress_marks=progress_marks,
+            packed_maps=packed_maps,
+        )
 
     def nodes(self) -> dict[str, NodeStatus]:
         return _NODES.validate_json(unpack(self.packed_nodes))
 
+    def maps(self) -> dict[str, list[NodeStatus]]:
+        if self.packed_maps is None:
+            return {}
+        return _MAPS.validate_json(unpack(self.packed_maps))
+
 
 _NODES: TypeAdapter[dict[str, NodeStatus]] = TypeAdapter(dict[str, NodeStatus])
+_MAPS: TypeAdapter[dict[str, list[NodeStatus]]] = TypeAdapter(dict[str, list[NodeStatus]])
 
 
 class RunPlan(BaseModel):
@@ -109,6 +136,8 @@ class DagRunInput(BaseModel):
     payload_limit: int | None = TEMPORAL_PAYLOAD_LIMIT
     """The most one payload may carry, None where a claim check stores big payloads: a
     continue-as-new over it ends the run as failed, saying why, rather than hang."""
+    no_cache: bool = False
+    """`pit run --no-cache`: nodes with `cache:` neither read nor write the cache."""
 
     @model_validator(mode="after")
     def _one_plan(self) -> DagRunInput:
@@ -164,6 +193,23 @@ class StatusPage(BaseModel):
     limit: int | None = Field(default=None, ge=0)
 
 
+class ItemsPage(BaseModel):
+    """Arguments of the `items` query (`pit dag status RUN --node ID`): a map node's items."""
+
+    node: str
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=500, ge=0, le=2000)
+
+
+class NodeItems(BaseModel):
+    """The answer: items `offset ..` of `total`, in item order (`pit.dag.mapping.item_page`)."""
+
+    node: str
+    total: int
+    offset: int
+    items: list[NodeStatus]
+
+
 STATUS_PAGE = 2000
 """Nodes per `status` query page: keeps each answer far below gRPC's message limit."""
 STATUS_PAGE_BYTES = 256 * 1024
@@ -186,6 +232,17 @@ def status_page(nodes: dict[str, NodeStatus], page: StatusPage) -> dict[str, Nod
         chosen[node_id] = status
         room -= size
     return chosen
+
+
+def fit_items(items: list[NodeStatus]) -> list[NodeStatus]:
+    """The first of `items` whose JSON fits `STATUS_PAGE_BYTES` (one at least): an `items`
+    page of big outputs comes a few at a time, like a `status` page."""
+    room = STATUS_PAGE_BYTES
+    for count, item in enumerate(items):
+        room -= len(item.model_dump_json())
+        if count and room < 0:
+            return items[:count]
+    return items
 
 
 def unwrap(result: Any) -> tuple[Any, int | None]:

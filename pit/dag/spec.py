@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pit.arbitration.model import ArbiterConfig
 from pit.common.validation import NAME_RULE, ByteSize, Duration
-from pit.dag.limits import NAME, inputs_problem
+from pit.dag.limits import MAX_CONDITION_CHARS, MAX_MAP_ITEMS, NAME, inputs_problem
 from pit.dag.limits import NAME_RULE as DAG_NAME_RULE
+from pit.dag.options import ApprovalSpec, CacheSpec, Trigger
 from pit.dag.refs import REFERENCE
 
-_Inputs = TypeVar("_Inputs", bound=dict[str, Any] | str)
+_Inputs = TypeVar("_Inputs", bound=dict[str, Any] | list[Any] | str)
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ACTIVITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,199}")
 ENGINE_MAX_PARALLEL = 500
@@ -117,6 +118,18 @@ class NodeSpec(_Strict):
     a few milliseconds instead of a round trip through the server, for light work. It retries
     in that worker, cannot heartbeat, and its result is durable only when the workflow task
     ends, so a crashed worker runs it again: keep local nodes short and idempotent."""
+    for_each: str | list[Any] | None = None
+    """A map node: one `${...}` reference to a list, or a literal list. The node runs once per
+    item (`${item}`, `${index}` in its inputs); its output is the list of item outputs."""
+    max_parallel: int | None = Field(default=None, ge=1)
+    """A map node's items in flight at most (the DAG's `max_parallel` caps them too)."""
+    when: str | None = Field(default=None, max_length=MAX_CONDITION_CHARS)
+    """A CEL condition (pit.dag.expressions); false: the node is skipped. In a map node, one
+    that mentions `${item}` or `${index}` is evaluated for each item instead."""
+    trigger: Trigger = Trigger.ALL_SUCCEEDED
+    cache: CacheSpec | None = None
+    approval: ApprovalSpec | None = None
+    """An approval gate instead of an activity: the node waits for a person's answer."""
 
     @field_validator("id")
     @classmethod
@@ -144,10 +157,23 @@ class NodeSpec(_Strict):
             raise ValueError("inputs is a mapping, or exactly one ${...} reference")
         return _check_inputs_size(value)
 
+    @field_validator("for_each", mode="before")
+    @classmethod
+    def _list_or_reference(cls, value: Any) -> Any:
+        # before the str | list union: one problem line, not one per member
+        is_reference = isinstance(value, str) and REFERENCE.fullmatch(value.strip()) is not None
+        if not (is_reference or value is None or isinstance(value, list)):
+            raise ValueError("for_each is a list, or exactly one ${...} reference to a list")
+        if isinstance(value, list) and len(value) > MAX_MAP_ITEMS:
+            raise ValueError(f"{len(value)} items, over the limit of {MAX_MAP_ITEMS:,}")
+        return value if value is None else _check_inputs_size(value)
+
     @model_validator(mode="after")
     def _one_kind_of_step(self) -> NodeSpec:
+        if self.approval is not None:
+            return self  # what may not go with it is checked with its field (pit.dag.features)
         if (self.activity is None) == (self.dag is None):
-            raise ValueError("a node has exactly one of activity and dag")
+            raise ValueError("a node has exactly one of activity and dag, or is an approval")
         if self.model is not None and self.dag is not None:
             raise ValueError("model goes on an activity node, not on a child dag")
         if self.local and (self.dag is not None or self.model is not None or self.heartbeat):
@@ -159,11 +185,17 @@ class NodeSpec(_Strict):
 
     @property
     def step(self) -> str:
-        """What the node runs, for fingerprints and messages: the activity or the child graph."""
+        """What the node runs, for fingerprints and messages: the activity, the child graph,
+        or `approval`."""
         if self.activity is not None:
             return self.activity
-        assert self.dag is not None
-        return f"dag:{self.dag.name}"
+        if self.dag is not None:
+            return f"dag:{self.dag.name}"
+        return "approval"
+
+    @property
+    def is_map(self) -> bool:
+        return self.for_each is not None
 
     @property
     def fallback(self) -> FallbackSpec | None:

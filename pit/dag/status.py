@@ -27,6 +27,17 @@ class NodeState(StrEnum):
         return self in (NodeState.SUCCEEDED, NodeState.SKIPPED)
 
 
+class SkipCause(StrEnum):
+    """Why a node was skipped: it decides whether its children run (docs/dag.md#triggers)."""
+
+    CONDITION = "condition"
+    """Its `when` was false."""
+    UPSTREAM = "upstream"
+    """Its trigger skipped it: a parent was skipped (or, for any_succeeded, none passed)."""
+    FAILURE = "failure"
+    """It failed and `on_failure: skip` let the run go on: its children run, as today."""
+
+
 class RunState(StrEnum):
     """A run's state, in one vocabulary everywhere (`pit dag status`, `list`, `--json`).
     The last two only Temporal says: the run's own code never ends that way."""
@@ -49,6 +60,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class ItemCounts(BaseModel):
+    """A map node's items by state; `cached` counts the succeeded ones the cache answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    cached: int = 0
+
+
 class NodeStatus(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,10 +92,24 @@ class NodeStatus(BaseModel):
     """The pool host a node with a `model` ran on."""
     fingerprint: str | None = None
     """Hash of activity, resolved inputs and upstream fingerprints: what `resume` compares."""
+    skipped_by: SkipCause | None = None
+    """Why a `skipped` node was skipped; None (as in runs before conditions): `on_failure`."""
+    cached_from: str | None = None
+    """A node (or item) whose output came from the cache: the run that stored it."""
+    items: ItemCounts | None = None
+    """A map node's items, counted by state (the items themselves: `pit.dag.mapping`)."""
 
     @field_serializer("started_at", "finished_at", when_used="json")
     def _times(self, value: datetime | None) -> str | None:
         return _iso(value)
+
+    @property
+    def passed(self) -> bool:
+        """Lets children that need their parents to succeed run: it succeeded, or it was
+        skipped after its own failure (`on_failure: skip`)."""
+        if self.state is NodeState.SUCCEEDED:
+            return True
+        return self.state is NodeState.SKIPPED and self.skipped_by in (None, SkipCause.FAILURE)
 
 
 class Progress(BaseModel):
@@ -94,6 +134,8 @@ class DagStatus(BaseModel):
     """What Temporal says of a run it ended itself (terminated, timed out), or where the
     document came from when the run's own query could not answer."""
     nodes_total: int = 0
+    waiting_for_approval: list[str] = Field(default_factory=list)
+    """Approval nodes waiting for `pit dag approve` now, in file order."""
     nodes_offset: int = 0
     """`nodes` holds nodes_offset .. nodes_offset + len(nodes) of nodes_total (file order)."""
 

@@ -25,6 +25,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from pit.activities import BUILTIN_ACTIVITIES
 from pit.activities.artifacts import ArtifactActivities
+from pit.activities.cache import CacheActivities
 from pit.activities.shell import ShellActivities
 from pit.activities.stale import StaleActivities
 from pit.common.config import Settings, load_settings
@@ -76,6 +77,7 @@ class PitPlugin(SimplePlugin):
                 *BUILTIN_ACTIVITIES,
                 ShellActivities(self.store.get).shell,
                 *artifacts.all(),
+                *CacheActivities(self.store.get).all(),
                 *stale.all(),
                 *extra_activities,
             ],

@@ -4,82 +4,61 @@ Temporal history is the checkpoint: every finished node is an event, a crashed w
 by replay, and a long run continues-as-new carrying its node states, under one workflow id.
 The DAG arrives compiled (checked by the client): loading it costs milliseconds, and a node's
 spec is read only when the node runs.
+
+A map node's items are activities of this same workflow (see docs/dag.md#map-for_each), an
+approval node waits for the `approve` update, a `when` is evaluated here (CEL, no I/O), and a
+node with `cache:` asks the artifact store before it runs (`pit.workflows.dag_cache`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from collections.abc import Coroutine
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import (
-    ApplicationError,
-    ChildWorkflowError,
-    FailureError,
-    is_cancelled_exception,
-)
-from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
     from pit.arbitration.protocol import GRANT_SIGNAL, Answers
-    from pit.common.errors import InvalidInputError, WorkFailedError
-    from pit.dag.compiled import CompiledDag
-    from pit.dag.estimate import fingerprint, remaining_seconds
-    from pit.dag.limits import child_run_id
-    from pit.dag.refs import resolve
+    from pit.common.errors import WorkFailedError
+    from pit.dag import approval
+    from pit.dag.compiled import NodeKind
+    from pit.dag.dispatch import Dispatcher, Work
+    from pit.dag.estimate import remaining_seconds
+    from pit.dag.mapping import MapItems, item_page
+    from pit.dag.refs import ItemScope
     from pit.dag.run import (
         STATUS_PAGE,
         DagRunInput,
+        ItemsPage,
+        NodeItems,
         RunPlan,
         StatusPage,
+        fit_items,
         status_page,
-        unwrap,
     )
     from pit.dag.scheduler import Scheduler
-    from pit.dag.spec import NodeSpec
     from pit.dag.status import DagStatus, NodeState, NodeStatus, Progress, RunState
-    from pit.infra.temporal.search_attributes import PIT_PROGRESS, child_dag_tags
-    from pit.workflows.arbiter_link import ArbiterLink
-    from pit.workflows.dag_failures import NodeFailed, activity_failure, retry_policy
+    from pit.workflows.dag_book import Outputs
     from pit.workflows.dag_handover import next_run_input
-    from pit.workflows.dag_models import HotPlacements, on_model_host
-    from pit.workflows.dag_resources import hold_resources
+    from pit.workflows.dag_steps import CHILD_TAGS_PATCH, Steps
+    from pit.workflows.dag_units import Unit
 
-CHILD_TAGS_PATCH = "pit-child-dag-tags"
-"""Child graph runs start with PitKind, PitDag, PitNodes, PitProgress and a memo."""
+
+__all__ = ["CHILD_TAGS_PATCH", "DagWorkflow"]
 
 
 @workflow.defn(name="pit.dag")
-class DagWorkflow:
-    def __init__(self) -> None:
-        self._input: DagRunInput | None = None
-        self._plan: RunPlan | None = None
-        self._dag: CompiledDag | None = None
-        self._scheduler: Scheduler | None = None
-        self._nodes: dict[str, NodeStatus] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._changed = False
-        self._state = RunState.RUNNING
-        self._status = DagStatus(run_id="", dag="", status=RunState.RUNNING)
-        self._progress_marks = 0
-        self._outputs = _Outputs(self._nodes)
-        self._crashed: Exception | None = None
-        self._live: set[asyncio.Task[None]] = set()
-        self._arbiters = ArbiterLink()
-        self._hot = HotPlacements()
-
+class DagWorkflow(Steps):
     @workflow.run
     async def run(self, run: DagRunInput) -> DagStatus:
         self._input = run
         self._plan = run.plan()
         dag = self._dag = self._plan.dag
+        self._kinds = {dag.ids[i]: kind for i, kind in dag.kinds.items()}
         carried = run.carried
         self._nodes = carried.nodes() if carried else {n: NodeStatus() for n in dag.ids}
-        self._outputs = _Outputs(self._nodes)
+        self._outputs = Outputs(self._nodes)
         self._progress_marks = carried.progress_marks if carried else 0
         started_at = carried.started_at if carried else workflow.now()
         self._status = DagStatus(
@@ -89,7 +68,19 @@ class DagWorkflow:
             started_at=started_at,
             resumed_from=run.resumed_from,
         )
-        self._scheduler = Scheduler(dag.topology, self._nodes)
+        waiting = approval.waiting_for_approval(self._nodes, self._kinds)
+        maps = {
+            node_id: MapItems(len(items), self._spec(node_id).max_parallel, items)
+            for node_id, items in (carried.maps() if carried else {}).items()
+        }
+        self._scheduler = Scheduler(dag.topology, self._nodes, dag.trigger_of)
+        self._dispatcher = Dispatcher(
+            self._scheduler, self._kinds, dag.settings.parallel_limit, maps, waiting
+        )
+        for node_id in waiting:  # carried over a hand-over: wait on, for the time left
+            self._approvals[node_id] = asyncio.create_task(
+                self._wait_for_approval(node_id, carried=True)
+            )
         try:
             await self._drive(run)
         except asyncio.CancelledError:
@@ -115,6 +106,30 @@ class DagWorkflow:
         """An arbiter's answers to nodes' requests for their `resources`."""
         self._arbiters.deliver(answers)
 
+    @workflow.update(name=approval.APPROVE_UPDATE)
+    async def approve(self, answer: approval.ApprovalAnswer) -> approval.ApprovalRecord:
+        """A person's answer to an approval node; returns once the run has recorded it."""
+        node = self._spec(answer.node)
+        status = self._nodes[answer.node]
+        record = approval.record(answer, self._prompt(node), workflow.now())
+        status.output = record.model_dump(mode="json")
+        unit = Unit(node, status)
+        if answer.approve:
+            status.reason = f"approved by {answer.by}"
+            self._finish(unit, NodeState.SUCCEEDED)
+        else:
+            status.error, status.error_type = approval.rejection(answer), approval.REJECTED
+            await self._fail(unit)
+        return record
+
+    @approve.validator
+    def _check_answer(self, answer: approval.ApprovalAnswer) -> None:
+        if self._dag is None:
+            raise ValueError("the run has not started yet")
+        problem = approval.answer_problem(self._nodes, self._kinds, answer)
+        if problem is not None:
+            raise ValueError(problem)
+
     @workflow.query(name="status")
     def status(self, page: StatusPage | None = None) -> DagStatus:
         """The status document; large runs are read a page of nodes at a time."""
@@ -126,7 +141,27 @@ class DagWorkflow:
                 "progress": self.progress(),
                 "nodes_total": len(self._nodes),
                 "nodes_offset": page.offset,
+                "waiting_for_approval": approval.waiting_for_approval(self._nodes, self._kinds),
             }
+        )
+
+    @workflow.query(name="items")
+    def items(self, page: ItemsPage) -> NodeItems:
+        """A map node's items, a page at a time (`pit dag status RUN --node ID`)."""
+        maps = self._dispatcher.maps if self._dispatcher is not None else {}
+        items = maps.get(page.node)
+        if items is None:
+            if page.node not in self._nodes:
+                raise ValueError(f"{page.node!r}: no such node in this run")
+            if self._kinds.get(page.node) is not NodeKind.MAP:
+                raise ValueError(f"{page.node!r}: not a map node (it has no for_each)")
+            return NodeItems(node=page.node, total=0, offset=page.offset, items=[])
+        output = self._nodes[page.node].output
+        return NodeItems(
+            node=page.node,
+            total=items.size,
+            offset=page.offset,
+            items=fit_items(item_page(items.items, output, page.offset, page.limit)),
         )
 
     @workflow.query(name="progress")
@@ -153,26 +188,13 @@ class DagWorkflow:
         return self._input.model_copy(update={"carried": None})
 
     async def _drive(self, run: DagRunInput) -> None:
-        scheduler, dag, plan = self._scheduler, self._dag, self._plan
-        assert scheduler is not None and dag is not None and plan is not None
-        limit = dag.settings.parallel_limit
-        while not scheduler.finished:
+        dispatcher, plan = self._dispatcher, self._plan
+        assert dispatcher is not None and plan is not None
+        while not dispatcher.finished:
             if self._should_continue(run):
-                await workflow.wait_condition(lambda: scheduler.running == 0 and not self._live)
-                started_at = self._status.started_at or workflow.now()
-                try:
-                    handed = next_run_input(
-                        run, plan, self._nodes, started_at, self._progress_marks
-                    )
-                except WorkFailedError as too_big:
-                    scheduler.cancel_pending(too_big.message)
-                    raise
-                workflow.continue_as_new(handed)
-            for node_id in scheduler.take_ready(limit - scheduler.running):
-                task = asyncio.create_task(self._run_node(node_id))
-                self._tasks[node_id] = task
-                self._live.add(task)
-                task.add_done_callback(self._live.discard)
+                await workflow.wait_condition(lambda: dispatcher.busy == 0 and not self._live)
+                await self._hand_over(run, plan)
+            self._start_ready(dispatcher)
             self._changed = False
             await workflow.wait_condition(lambda: self._changed)
             if self._crashed is not None:
@@ -180,6 +202,48 @@ class DagWorkflow:
         # a finished node may still be giving back its resources
         await workflow.wait_condition(lambda: not self._live)
         self._report_progress(force=True)
+
+    async def _hand_over(self, run: DagRunInput, plan: RunPlan) -> None:
+        assert self._dispatcher is not None
+        started_at = self._status.started_at or workflow.now()
+        maps = {node_id: items.items for node_id, items in self._dispatcher.maps.items()}
+        try:
+            handed = next_run_input(
+                run, plan, self._nodes, started_at, self._progress_marks, maps or None
+            )
+        except WorkFailedError as too_big:
+            self._dispatcher.cancel_pending(too_big.message)
+            raise
+        # waiting approvals go on waiting in the next run, with the time they have left
+        self._handing_over = True
+        await self._cancel_all(list(self._approvals.values()))
+        workflow.continue_as_new(handed)
+
+    def _start_ready(self, dispatcher: Dispatcher) -> None:
+        """Start everything that may start: a map node's expansion makes its items ready."""
+        while work := dispatcher.take():
+            for one in work:
+                self._start(one)
+
+    def _start(self, work: Work) -> None:
+        if work.index is not None:
+            self._spawn(f"{work.node_id}[{work.index}]", self._run_item(work.node_id, work.index))
+            return
+        node_id = work.node_id
+        self._nodes[node_id].started_at = workflow.now()
+        kind = self._kinds.get(node_id)
+        if kind is NodeKind.APPROVAL:
+            self._approvals[node_id] = asyncio.create_task(self._wait_for_approval(node_id))
+        elif kind is NodeKind.MAP:
+            self._spawn(node_id, self._expand(node_id))
+        else:
+            self._spawn(node_id, self._run_node(node_id))
+
+    def _spawn(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks[key] = task
+        self._live.add(task)
+        task.add_done_callback(self._live.discard)
 
     def _should_continue(self, run: DagRunInput) -> bool:
         info = workflow.info()
@@ -189,254 +253,13 @@ class DagWorkflow:
         )
 
     async def _run_node(self, node_id: str) -> None:
-        assert self._dag is not None
-        status = self._nodes[node_id]
+        unit = self._unit_of(node_id)
+        if unit is not None:
+            await self._guarded(unit)
+
+    async def _run_item(self, node_id: str, index: int) -> None:
+        assert self._dispatcher is not None
+        status = self._dispatcher.maps[node_id].items[index]
         status.started_at = workflow.now()
-        try:
-            node = self._dag.node(node_id)
-        except ValueError as error:  # a run input not built by the client (`prepare_run`)
-            problem = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
-            status.error, status.error_type = f"the node's spec is invalid: {problem}", "validation"
-            self._end(node_id, NodeState.FAILED)
-            return
-        try:
-            async with hold_resources(self._dag.header, node, status, self._arbiters):
-                await self._attempt(node, status)
-        except NodeFailed as refused:  # the arbiter did not grant the node's resources
-            await self._recover(node, refused)
-        except asyncio.CancelledError:
-            status.error = status.error or "cancelled"
-            self._end(node_id, NodeState.CANCELLED)
-        except Exception as bug:
-            # a bug in this workflow's own code: fail the workflow task (Temporal retries it,
-            # so a fixed worker can carry on) rather than leave the node running forever. A
-            # Temporal failure raised from the run would close it instead, maybe while a
-            # local activity is out: sdk-core then puts its marker after the close command
-            # and the task fails forever (temporalio/sdk-rust#659)
-            self._crashed = (
-                RuntimeError(f"unexpected {type(bug).__name__}: {bug}")
-                if isinstance(bug, FailureError)
-                else bug
-            )
-            self._changed = True
-
-    async def _attempt(self, node: NodeSpec, status: NodeStatus) -> None:
-        assert self._input is not None and self._dag is not None
-        node_id = node.id
-        try:
-            try:
-                inputs = resolve(
-                    node.inputs,
-                    self._outputs,
-                    self._input.run_inputs,
-                    f"nodes.{node_id}.inputs",
-                )
-            except InvalidInputError as error:
-                raise NodeFailed(error.message, error.code, 0) from None
-            parents = [self._nodes[p].fingerprint for p in self._dag.topology.parents[node_id]]
-            status.fingerprint = fingerprint(self._dag.step_of[node_id], inputs, parents)
-            if self._reuse(node_id, status):
-                return
-            status.reason = status.reason or self._why_run(node_id)
-            attempts: int | None = 1
-            if node.dag is not None:
-                output = await self._run_child(node, inputs)
-            else:
-                assert node.activity is not None
-                output, attempts = await self._execute(node, node.activity, inputs)
-            self._succeed(node_id, output, attempts)
-        except NodeFailed as failure:
-            await self._recover(node, failure)
-
-    async def _execute(
-        self, node: NodeSpec, activity: str, inputs: Any, *, fallback: bool = False
-    ) -> tuple[Any, int | None]:
-        assert self._dag is not None
-        spec = self._dag.settings
-        # the node's id names its activity, so Temporal's CLI and UI name the node too
-        # (`temporal activity complete --activity-id <node>`)
-        activity_id = f"{node.id}/fallback" if fallback else node.id
-        retry = spec.retry_of(node)
-        timeout = spec.timeout_of(node)
-
-        async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
-            if node.local:
-                return await workflow.execute_local_activity(
-                    activity,
-                    inputs,
-                    activity_id=activity_id,
-                    start_to_close_timeout=timeout,
-                    retry_policy=retry_policy(retry),
-                    # a cancelled node ends when its activity has: the run never closes
-                    # while a local activity is out (temporalio/sdk-rust#659)
-                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                    summary=f"{node.id}: {activity} (local)",
-                )
-            return await workflow.execute_activity(
-                activity,
-                inputs,
-                activity_id=activity_id,
-                task_queue=queue,
-                schedule_to_start_timeout=pickup,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=spec.heartbeat_of(node),
-                retry_policy=retry_policy(retry),
-                summary=f"{node.id}: {activity}",
-            )
-
-        try:
-            pickup = spec.defaults.model_pickup
-            result = await on_model_host(
-                node, self._nodes[node.id], timeout, pickup, run_on, self._hot
-            )
-        except FailureError as error:  # a local activity's failure arrives unwrapped
-            if is_cancelled_exception(error):
-                raise asyncio.CancelledError from None
-            raise activity_failure(error, retry) from None
-        return unwrap(result)
-
-    async def _run_child(self, node: NodeSpec, inputs: Any) -> dict[str, Any]:
-        """A child graph as a child workflow; its output maps its sink nodes to their outputs."""
-        assert self._dag is not None and self._input is not None
-        child = self._dag.child(node.id)
-        assert child is not None
-        child_id = child_run_id(workflow.info().workflow_id, node.id)
-        self._nodes[node.id].reason = f"child graph run {child_id}"
-        # runs recorded before child runs were tagged start them untagged on replay
-        tagged = workflow.patched(CHILD_TAGS_PATCH)
-        memo, attributes = child_dag_tags(child, node.id, self._input.search_attributes)
-        try:
-            result = await workflow.execute_child_workflow(
-                "pit.dag",
-                DagRunInput.for_plan(
-                    child,
-                    run_inputs=inputs if isinstance(inputs, dict) else {"value": inputs},
-                    search_attributes=self._input.search_attributes,
-                    payload_limit=self._input.payload_limit,
-                ),
-                id=child_id,
-                result_type=DagStatus,
-                memo=memo if tagged else None,
-                search_attributes=attributes if tagged else None,
-                run_timeout=node.timeout,
-                static_summary=f"child graph {child.name} of {node.id}",
-            )
-        except ChildWorkflowError as error:
-            if is_cancelled_exception(error):
-                raise asyncio.CancelledError from None
-            cause = error.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-            raise NodeFailed(f"child graph {child_id}: {message}", "work_failed", 1) from None
-        sinks = child.topology.sinks()
-        return {sink: result.nodes[sink].output for sink in sinks if sink in result.nodes}
-
-    async def _recover(self, node: NodeSpec, failure: NodeFailed) -> None:
-        status = self._nodes[node.id]
-        status.attempts = failure.attempts or status.attempts
-        status.error, status.error_type = failure.message, failure.error_type
-        if node.on_failure == "skip":
-            status.reason = "skipped after failure (on_failure: skip)"
-            self._end(node.id, NodeState.SKIPPED)
-            return
-        fallback = node.fallback
-        if fallback is not None:
-            status.fallback = True
-            try:
-                inputs = fallback.inputs if fallback.inputs is not None else node.inputs
-                resolved = resolve(
-                    inputs,
-                    self._outputs,
-                    self._input.run_inputs if self._input else {},
-                    f"nodes.{node.id}.on_failure.fallback.inputs",
-                )
-                output, _ = await self._execute(node, fallback.activity, resolved, fallback=True)
-            except NodeFailed as second:
-                status.error = f"{failure.message}; fallback {fallback.activity}: {second.message}"
-            except InvalidInputError as error:
-                status.error = f"{failure.message}; fallback {fallback.activity}: {error.message}"
-            else:
-                status.output = output
-                status.reason = f"fallback {fallback.activity} ran after: {failure.message}"
-                self._end(node.id, NodeState.SUCCEEDED)
-                return
-        self._end(node.id, NodeState.FAILED)
-        if self._dag is not None and self._dag.settings.fail_fast:
-            await self._stop_running(f"fail_fast: node {node.id} failed")
-
-    def _reuse(self, node_id: str, status: NodeStatus) -> bool:
-        assert self._plan is not None
-        earlier = self._plan.reuse.get(node_id)
-        if earlier is None or earlier.fingerprint != status.fingerprint:
-            return False
-        status.output = earlier.output
-        status.reason = f"reused from run {earlier.run_id}: same activity, inputs and upstream"
-        self._end(node_id, NodeState.SUCCEEDED)
-        return True
-
-    def _why_run(self, node_id: str) -> str | None:
-        assert self._input is not None and self._plan is not None
-        if self._input.resumed_from is None:
-            return None
-        if node_id in self._plan.reuse:
-            return "ran: activity, inputs or upstream changed since the earlier run"
-        return "ran: it did not succeed in the earlier run (or is new)"
-
-    def _succeed(self, node_id: str, output: Any, attempts: int | None) -> None:
-        status = self._nodes[node_id]
-        status.output = output
-        status.attempts = attempts or max(status.attempts, 1)
-        self._end(node_id, NodeState.SUCCEEDED)
-
-    def _end(self, node_id: str, state: NodeState) -> None:
-        assert self._scheduler is not None
-        self._nodes[node_id].finished_at = workflow.now()
-        self._scheduler.finish(node_id, state)
-        self._tasks.pop(node_id, None)
-        self._changed = True
-        self._report_progress()
-
-    async def _stop_running(self, reason: str) -> None:
-        assert self._scheduler is not None
-        self._scheduler.cancel_pending(reason)
-        running = list(self._tasks.values())
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        self._changed = True
-
-    def _close(self, state: RunState) -> None:
-        self._state = state
-        self._status.finished_at = workflow.now()
-        self._report_progress(force=True)
-
-    def _report_progress(self, force: bool = False) -> None:
-        """Progress in tenths as a search attribute: one history event per 10%, not per node."""
-        assert self._scheduler is not None
-        if self._input is None or not self._input.search_attributes:
-            return
-        total = max(len(self._nodes), 1)
-        done = sum(n for state, n in self._scheduler.counts.items() if state.finished)
-        marks = done * 10 // total
-        if marks > self._progress_marks or (force and marks != self._progress_marks):
-            self._progress_marks = marks
-            workflow.upsert_search_attributes([PIT_PROGRESS.value_set(done / total)])
-
-
-class _Outputs(Mapping[str, Any]):
-    """Finished nodes' outputs, looked up in O(1) (references only name ancestors)."""
-
-    def __init__(self, nodes: dict[str, NodeStatus]) -> None:
-        self._nodes = nodes
-
-    def __getitem__(self, node_id: str) -> Any:
-        status = self._nodes[node_id]
-        if not status.state.finished:
-            raise KeyError(node_id)
-        return status.output
-
-    def __iter__(self) -> Iterator[str]:
-        return (n for n, s in self._nodes.items() if s.state.finished)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+        values = self._items_of(node_id)
+        await self._guarded(Unit(self._spec(node_id), status, ItemScope(values[index], index)))

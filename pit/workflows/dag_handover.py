@@ -25,10 +25,11 @@ def next_run_input(
     nodes: dict[str, NodeStatus],
     started_at: datetime,
     progress_marks: int,
+    maps: dict[str, list[NodeStatus]] | None = None,
 ) -> DagRunInput:
     """The input of the run that continues this one; `WorkFailedError` when it would not fit
-    the payload limit."""
-    carried = CarriedState.pack(started_at, nodes, progress_marks)
+    the payload limit. `maps`: the items of every expanded map node."""
+    carried = CarriedState.pack(started_at, nodes, progress_marks, maps)
     pending = {node_id for node_id, status in nodes.items() if not status.state.finished}
     handed = run.carrying(plan, carried, pending)
     if run.payload_limit is not None:

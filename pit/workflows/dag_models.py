@@ -88,20 +88,24 @@ async def on_model_host(
     pickup: timedelta,
     run: RunOn[T],
     hot: HotPlacements | None = None,
+    key: str | None = None,
 ) -> T:
     """`run` on the host where `node.model` is hot (straight on the run's queue without a
     model). Raises `NodeFailed` when no host can take it; the activity's own failure
-    propagates as its `ActivityError`."""
+    propagates as its `ActivityError`. `hot`: where the run found models hot so far. `key`:
+    what names the steps' activities (a map item's
+    `node[3]`; default the node's id)."""
     if node.model is None:
         return await run(None, None)
     hot = hot or HotPlacements()
+    key = key or node.id
     tried: list[str] = []
     for _ in range(MAX_PLACEMENTS):
         placement = hot.reusable(node.model, tried)
         if placement is not None and workflow.patched(REUSE_HOT):
             why = "hot there (placed earlier in this run)"
         else:
-            placement = await _place(node.id, node.model, tried)
+            placement = await _place(key, node.model, tried)
             why = _WHY[placement.reason]
         status.host = placement.host
         status.reason = f"model {node.model} on {placement.host}: {why}"
@@ -111,12 +115,12 @@ async def on_model_host(
             await workflow.execute_activity_method(
                 PoolActivities.warm,
                 WarmRequest(model=node.model, session=workflow.info().workflow_id),
-                activity_id=f"{node.id}/warm",
+                activity_id=f"{key}/warm",
                 task_queue=placement.queue,
                 schedule_to_start_timeout=pickup,
                 start_to_close_timeout=timeout,
                 retry_policy=_WARM_RETRY,
-                summary=f"{node.id}: warm {node.model} on {placement.host}",
+                summary=f"{key}: warm {node.model} on {placement.host}",
             )
             return await run(placement.queue, pickup)
         except ActivityError as error:

@@ -19,16 +19,17 @@ with workflow.unsafe.imports_passed_through():
 
 @contextlib.asynccontextmanager
 async def hold_resources(
-    spec: DagSpec, node: NodeSpec, status: NodeStatus, link: ArbiterLink
+    spec: DagSpec, node: NodeSpec, status: NodeStatus, link: ArbiterLink, key: str | None = None
 ) -> AsyncIterator[None]:
     """Hold `node.resources` from `spec.arbiter` around the body (nothing without resources);
-    a request the arbiter does not grant raises `NodeFailed`."""
+    a request the arbiter does not grant raises `NodeFailed`. `key`: a map item's own name
+    (`node[3]`), so that each item asks for its own grant."""
     arbiter = spec.arbiter
     if not node.resources or arbiter is None:
         yield
         return
     run_id = workflow.info().workflow_id
-    rid = request_id(run_id, node.id)
+    rid = request_id(run_id, key or node.id)
     # no `owner`: a node holds its grant only while it runs, and a running node waits for
     # nothing, so two runs each holding some slots while other nodes wait is no deadlock
     # (naming the run as owner made the engine preempt a running node's grant)

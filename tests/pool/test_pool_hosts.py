@@ -556,3 +556,27 @@ async def test_concurrent_nodes_on_a_model_are_placed_not_sent_after_the_first(
         if event.HasField("activity_task_scheduled_event_attributes")
     ]
     assert scheduled.count("pit.pool.place") == 3
+
+
+async def test_a_map_nodes_items_each_run_where_the_model_is_hot(fleet: Fleet) -> None:
+    alpha = await fleet.add("alpha", _config(1000, ("llm", 600)))
+    dag = parse_dag(
+        {
+            "name": "mapped-model",
+            "nodes": [
+                {
+                    "id": "each",
+                    "activity": "test.where",
+                    "model": "llm",
+                    "for_each": list(range(6)),
+                    "max_parallel": 3,
+                },
+            ],
+        }
+    )
+    handle = await start_run(fleet.client, dag, task_queue=fleet.queue)
+    status = await asyncio.wait_for(handle.result(), 60)
+    assert status.status is RunState.SUCCEEDED, status.nodes
+    assert status.nodes["each"].output == [alpha.queue] * 6
+    items = await handle.items("each")
+    assert all(item.host == alpha.name for item in items)

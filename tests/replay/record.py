@@ -110,6 +110,72 @@ async def dag_recovery(client: Client, settings: Settings, folder: Path) -> list
     ]
 
 
+async def dag_features(client: Client, settings: Settings, folder: Path) -> list[Path]:
+    """A map (per-item retry and skip) spanning continue-as-new, a true and a false `when`,
+    trigger rules, a cached node (stored, then hit by a second run) and an approval answered
+    by the `approve` update while the run waits across hand-overs."""
+    flaky = {"activity": "test.flaky", "retry": {"max_attempts": 2, "initial_interval": "100ms"}}
+    data = {
+        "name": f"features-{uuid.uuid4().hex[:6]}",
+        "nodes": [
+            {"id": "list", "activity": "pit.echo", "inputs": {"ok": [1, 2, 0, 1, 1, 1, 1, 1]}},
+            {
+                "id": "each",
+                **flaky,
+                "for_each": "${nodes.list.output.ok}",
+                "max_parallel": 2,
+                "inputs": {"succeed_on": "${item}"},
+                "on_failure": "skip",
+            },
+            {"id": "big", "activity": "pit.echo", "when": "size(${nodes.each.output}) > 4"},
+            {"id": "small", "activity": "pit.echo", "when": "size(${nodes.each.output}) < 4"},
+            {"id": "after_small", "activity": "pit.echo", "depends_on": ["small"]},
+            {
+                "id": "report",
+                "activity": "pit.echo",
+                "depends_on": ["small"],
+                "trigger": "all_done",
+            },
+            {
+                "id": "cached",
+                "activity": "pit.echo",
+                "inputs": {"v": 1},
+                "cache": {"ttl": "1h"},
+            },
+            {"id": "gate", "approval": {"prompt": "go with ${nodes.list.output.ok}?"}},
+            {"id": "last", "activity": "pit.echo", "depends_on": ["gate", "each", "cached"]},
+        ],
+    }
+    compiled = compile_graph(parse_dag(data))
+    run_id = f"{data['name']}-1"
+    plan = DagRunInput.for_plan(compiled, continue_after_events=40)
+    handle = await client.start_workflow("pit.dag", plan, id=run_id, task_queue=QUEUE)
+    pit = PitClient(client, settings)
+    run = pit.runs.get(run_id)
+
+    async def waiting() -> bool:
+        status = await run.status()
+        return status.nodes["each"].state.finished and "gate" in status.waiting_for_approval
+
+    await _eventually(waiting)
+    await run.approve("gate", by="recorder", comment="recorded")
+    await handle.result()
+    again = await pit.runs.start(compiled, id=f"{data['name']}-2", task_queue=QUEUE)
+    await _eventually(lambda: _waits(again, "gate"))
+    await again.approve("gate", by="recorder", approve=False)
+    await again.result()
+    first_run = client.get_workflow_handle(run_id, run_id=handle.first_execution_run_id)
+    return [
+        await _save(first_run, "dag-features-first-run"),
+        await _save(handle, "dag-features-last-run"),
+        await _save(again.workflow, "dag-features-cached-rejected"),
+    ]
+
+
+async def _waits(run: Any, node: str) -> bool:
+    return node in (await run.status()).waiting_for_approval
+
+
 async def arbiter(client: Client, settings: Settings, folder: Path) -> list[Path]:
     """Nodes waiting on three slots of an arbiter: signals both ways, grants, releases."""
     domain = f"replay-{uuid.uuid4().hex[:6]}"
@@ -264,6 +330,7 @@ async def dag_child_tagged(client: Client, settings: Settings, folder: Path) -> 
 
 SCENARIOS = {
     "dag_recovery": dag_recovery,
+    "dag_features": dag_features,
     "dag_child_tagged": dag_child_tagged,
     "arbiter": arbiter,
     "pool_registry": pool_registry,
