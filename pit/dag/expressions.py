@@ -18,14 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from cel_expr_python import cel
 from pydantic import BaseModel, ConfigDict
 
 from pit.common.errors import InvalidInputError
 from pit.dag.limits import MAX_CONDITION_CHARS, MAX_CONDITION_NESTING, MAX_CONDITION_REFERENCES
 from pit.dag.refs import ItemScope, Reference, lookup, parse_reference
+
+if TYPE_CHECKING:
+    from cel_expr_python import cel
 
 ALLOWED_FUNCTIONS = frozenset(
     {"size", "has", "contains", "startsWith", "endsWith", "matches", "int", "double", "string"}
@@ -80,7 +83,8 @@ def check_condition(text: str, field: str) -> Condition:
     except RuntimeError as error:
         raise _cel_problem(field, text, str(error)) from None
     returns = expression.return_type()
-    if returns != cel.Type.BOOL and returns != cel.Type.DYN:
+    types = _cel().Type
+    if returns != types.BOOL and returns != types.DYN:
         raise InvalidInputError.for_field(
             field, text, f"a condition is true or false, this gives {returns.name().lower()}"
         )
@@ -110,9 +114,10 @@ def evaluate(condition: Condition, values: Sequence[Any], field: str) -> bool:
     except (RuntimeError, TypeError, ValueError) as error:  # raised for some bad values
         raise ConditionError.for_field(field, condition.text, _cel_message(str(error))) from None
     kind = result.type()
-    if kind == cel.Type.BOOL:
+    types = _cel().Type
+    if kind == types.BOOL:
         return bool(result.value())
-    if kind == cel.Type.ERROR:
+    if kind == types.ERROR:
         rule = _cel_message(str(result.value()))
     else:
         rule = f"gave {kind.name().lower()} {result.plain_value()!r}, not true or false"
@@ -120,7 +125,20 @@ def evaluate(condition: Condition, values: Sequence[Any], field: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def _cel() -> ModuleType:
+    """CEL, imported when a condition is first checked, not with `pit.dag`: its C extension
+    cannot be loaded twice in one process, which a workflow sandbox that re-imports `pit`
+    would try (a worker without the PitPlugin, whose workflow module imports `pit`). The
+    PitPlugin passes `cel_expr_python` through its sandbox."""
+    from cel_expr_python import cel as imported
+
+    module: ModuleType = imported
+    return module
+
+
+@lru_cache(maxsize=1)
 def _environment() -> cel.Env:
+    cel = _cel()
     variables = {_VARIABLE.format(i): cel.Type.DYN for i in range(MAX_CONDITION_REFERENCES)}
     return cel.NewEnv(variables=variables)
 

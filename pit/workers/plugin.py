@@ -141,16 +141,20 @@ class PitPlugin(SimplePlugin):
                 await self.store.close()  # opened again if anything still needs it
 
 
-PASSED_THROUGH = tuple(
-    f"pit.{package}"
-    for package in (
-        "common", "dag", "artifacts", "pool", "arbitration", "stale",
-        "infra", "client", "activities",
-    )
+PASSED_THROUGH = (
+    *(
+        f"pit.{package}"
+        for package in (
+            "common", "dag", "artifacts", "pool", "arbitration", "stale",
+            "infra", "client", "activities",
+        )
+    ),
+    "cel_expr_python",
 )  # fmt: skip
 """The Pit's modules that workflow code uses as they are, never re-imported in the sandbox:
 pure domain code and message types (and what activity references import); not the workflow
-modules themselves, which the sandbox must load afresh."""
+modules themselves, which the sandbox must load afresh. And CEL (`when:` conditions), a C
+extension that cannot be loaded twice in one process."""
 
 
 def passing_pit_through(runner: WorkflowRunner | None) -> WorkflowRunner:
