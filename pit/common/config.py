@@ -245,8 +245,11 @@ def load_settings(
 
     `overrides` use dotted keys (`{"temporal.address": "host:7233"}`); a None value means
     the flag was not given. `flags` names the CLI flag of each override, for error messages.
+    `cwd`: the directory the settings are for (default: the process's); its pit.toml is
+    read, and a relative `state_dir` lies under it.
     """
     environ = os.environ if environ is None else environ
+    under = cwd
     cwd = Path.cwd() if cwd is None else cwd
     merged: dict[str, Any] = {}
     origins: _Origins = {}
@@ -269,6 +272,13 @@ def load_settings(
             _merge(merged, origins, _nest(path, value), (), "")
             origins[path] = (flags or {}).get(dotted, "--" + dotted.replace("_", "-"))
 
+    state_dir = merged.get("state_dir", Settings.model_fields["state_dir"].default)
+    if (
+        under is not None
+        and isinstance(state_dir, str | Path)
+        and not Path(state_dir).is_absolute()
+    ):
+        merged["state_dir"] = under / state_dir
     try:
         return Settings(**merged)
     except pydantic.ValidationError as error:

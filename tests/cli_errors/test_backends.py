@@ -154,9 +154,21 @@ class RestartableServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with (self.home / "server.log").open("ab") as log:
-            self.process = self._popen(log)
-        eventually(self.serving, 60, f"temporal serving at {self.address}")
+        """Start (or start again, on the same port and database); the first start takes
+        other ports if one it picked was taken meanwhile (the server exits at once)."""
+        for _ in range(3 if self.process is None else 1):
+            with (self.home / "server.log").open("ab") as log:
+                self.process = self._popen(log)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.process.poll() is None:
+                if self.serving():
+                    return
+                time.sleep(0.2)
+            self.kill()  # exited (a port taken) or never served: new ports, if this is the first
+            self.port = free_port()
+            self.address = f"127.0.0.1:{self.port}"
+            self.ports = [str(free_port()), str(free_port())]
+        pytest.fail(f"temporal not serving at {self.address}: see {self.home / 'server.log'}")
 
     def _popen(self, log: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -217,8 +229,8 @@ class RestartableServer:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RestartableServer]:
     server = RestartableServer(tmp_path)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.kill()

@@ -21,7 +21,18 @@ def test_defaults_without_any_source(tmp_path: Path) -> None:
     settings = load_settings(environ={}, cwd=tmp_path)
     assert settings.temporal.address is None
     assert settings.temporal.namespace == "default"
-    assert settings.state_dir == Path(".pit")
+    assert settings.state_dir == tmp_path / ".pit"
+    assert load_settings(environ={}).state_dir == Path(".pit")  # the process's own cwd
+
+
+def test_a_relative_state_dir_lies_under_the_directory_the_settings_are_for(
+    tmp_path: Path,
+) -> None:
+    _toml(tmp_path, 'state_dir = "state/here"\n')
+    assert load_settings(environ={}, cwd=tmp_path).state_dir == tmp_path / "state" / "here"
+    elsewhere = tmp_path / "abs"
+    settings = load_settings(environ={"PIT_STATE_DIR": str(elsewhere)}, cwd=tmp_path)
+    assert settings.state_dir == elsewhere
 
 
 def test_toml_in_working_dir_beats_defaults(tmp_path: Path) -> None:
