@@ -35,6 +35,7 @@ class Bench:
 
 
 BENCHES = (
+    Bench("cli_startup", ("--quick",)),
     Bench("file_reader", ("--quick",)),
     Bench("search_index", ("--quick",)),
     Bench("arbitration_engine", ()),

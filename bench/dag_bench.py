@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bench._report import report
 from bench.dag_baselines import GatherWorkflow, SequenceWorkflow
 from pit.activities import echo
 from pit.client.runs import start_run
@@ -145,7 +146,17 @@ async def main(quick: bool, wide_only: int | None = None, repeats_only: int | No
                 print(
                     f"wide {wide_n} no-op nodes: pit.dag {median_of(dag_wide):.2f}s, "
                     f"asyncio.gather workflow {median_of(base_wide):.2f}s, "
-                    f"ratio {ratio:.2f} (goal <= 1.3)"
+                    f"ratio {ratio:.2f} (goal <= 1.2)"
+                )
+                report(
+                    "dag_bench",
+                    f"fan-out of {wide_n}",
+                    median_of(dag_wide),
+                    "s",
+                    baseline=median_of(base_wide),
+                    baseline_label="raw asyncio.gather workflow",
+                    goal="<= 1.2x baseline",
+                    met=ratio <= 1.2,
                 )
 
                 dag_chain = [
@@ -162,6 +173,16 @@ async def main(quick: bool, wide_only: int | None = None, repeats_only: int | No
                     f"{per_base:.1f} ms/step, overhead {per_dag - per_base:+.1f} ms/step, ratio "
                     f"{per_dag / per_base:.2f} (published: Temporal ~74, Hatchet ~31 ms/step)"
                 )
+                report(
+                    "dag_bench",
+                    f"chain of {chain_n}",
+                    per_dag,
+                    "ms/step",
+                    baseline=per_base,
+                    baseline_label="raw sequential workflow",
+                    goal="<= 30 ms/step",
+                    met=per_dag <= 30,
+                )
 
                 dag_local = [
                     await time_dag(client, dag_queue, chain(chain_n, local=True))
@@ -171,6 +192,16 @@ async def main(quick: bool, wide_only: int | None = None, repeats_only: int | No
                 print(
                     f"chain {chain_n} of local: true nodes: {per_local:.1f} ms/step, ratio "
                     f"{per_local / per_base:.2f} to the sequential workflow (goal <= 30 ms/step)"
+                )
+                report(
+                    "dag_bench",
+                    f"chain of {chain_n}, local: true",
+                    per_local,
+                    "ms/step",
+                    baseline=per_base,
+                    baseline_label="raw sequential workflow",
+                    goal="<= 30 ms/step",
+                    met=per_local <= 30,
                 )
 
                 latencies = await checkpoint_latency(client, dag_queue, 100 if quick else 300)

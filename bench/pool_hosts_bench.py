@@ -26,6 +26,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bench._report import report
 from bench.dag_bench import median_of, percentile
 from pit.client.pool import place_model, registry_hosts
 from pit.client.runs import start_run
@@ -131,6 +132,16 @@ async def main(quick: bool) -> None:
                 print(
                     f"hot model node overhead {per[True] - per[False]:+.1f} ms/node "
                     f"(goal <= +60), ratio {per[True] / per[False]:.2f}"
+                )
+                report(
+                    "pool_hosts_bench",
+                    f"chain of {length} on hot models",
+                    per[True],
+                    "ms/node",
+                    baseline=per[False],
+                    baseline_label="plain nodes",
+                    goal="<= plain + 60 ms",
+                    met=per[True] - per[False] <= 60,
                 )
 
 

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from pit.infra.temporal.search_attributes import PIT_PROGRESS
     from pit.workflows.arbiter_link import ArbiterLink
     from pit.workflows.dag_failures import NodeFailed
+    from pit.workflows.dag_locals import LocalBatches
     from pit.workflows.dag_models import HotPlacements
     from pit.workflows.dag_units import Unit
 
@@ -57,6 +58,7 @@ class RunBook:
         self._arbiters = ArbiterLink()
         self._hot = HotPlacements()
         """Where this run found each model hot (a model node's next use goes straight there)."""
+        self._locals = LocalBatches()
 
     def _spec(self, node_id: str) -> NodeSpec:
         """The node's spec, parsed once per run (a map's items share it)."""

@@ -127,17 +127,18 @@ class Steps(RunBook):
 
         async def run_on(queue: str | None, pickup: timedelta | None) -> Any:
             if node.local:
-                return await workflow.execute_local_activity(
-                    activity,
-                    inputs,
-                    activity_id=activity_id,
-                    start_to_close_timeout=timeout,
-                    retry_policy=retry_policy(retry),
-                    # a cancelled node ends when its activity has: the run never closes
-                    # while a local activity is out (temporalio/sdk-rust#659)
-                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                    summary=f"{unit.key}: {activity} (local)",
-                )
+                async with self._locals.slot():
+                    return await workflow.execute_local_activity(
+                        activity,
+                        inputs,
+                        activity_id=activity_id,
+                        start_to_close_timeout=timeout,
+                        retry_policy=retry_policy(retry),
+                        # a cancelled node ends when its activity has: the run never closes
+                        # while a local activity is out (temporalio/sdk-rust#659)
+                        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                        summary=f"{unit.key}: {activity} (local)",
+                    )
             return await workflow.execute_activity(
                 activity,
                 inputs,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pit.client.runs import start_run
 from pit.common.errors import InvalidInputError
 from pit.dag.graph import parse_dag
 from pit.dag.status import DagStatus, NodeState, RunState
+from pit.workflows import dag_locals
 from tests.dag.support import read_log
 
 pytestmark = pytest.mark.integration
@@ -126,3 +128,36 @@ def test_local_is_refused_where_it_cannot_work(extra: dict[str, Any]) -> None:
     node = {"id": "n", "activity": "pit.echo", "local": True, **extra}
     with pytest.raises(InvalidInputError, match="local goes on an activity node"):
         parse_dag({"name": "bad", "nodes": [node]})
+
+
+async def test_local_nodes_run_in_batches_that_each_end_a_workflow_task(
+    temporal_client: Client, dag_worker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of many local nodes once put thousands of markers in one workflow task, over the
+    server's 4 MB message limit: the task failed forever (seen with 500 lanes at the node
+    limit). After each batch the run pauses for a timer, which ends the task."""
+    monkeypatch.setattr(dag_locals, "LOCAL_BATCH", 4)
+    nodes = [
+        {"id": f"l{lane}s{step}", "activity": "pit.echo", "inputs": {"v": step}, "local": True}
+        | ({"depends_on": [f"l{lane}s{step - 1}"]} if step else {})
+        for lane in range(3)
+        for step in range(6)
+    ]
+    status, run_id = await run_dag(temporal_client, dag_worker, {"name": "many", "nodes": nodes})
+
+    assert status.status is RunState.SUCCEEDED
+    assert all(node.state is NodeState.SUCCEEDED for node in status.nodes.values())
+    kinds = [
+        event.event_type
+        async for event in temporal_client.get_workflow_handle(run_id).fetch_history_events()
+    ]
+    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 18
+    # 18 local activities in batches of 4: at least four pauses, each a timer ending a task
+    assert kinds.count(EventType.EVENT_TYPE_TIMER_FIRED) >= 4
+    between = [
+        kinds[i + 1 :].count(EventType.EVENT_TYPE_MARKER_RECORDED)
+        for i, kind in enumerate(kinds)
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ]
+    per_task = [earlier - later for earlier, later in pairwise(between)]
+    assert max(per_task, default=0) <= 4
