@@ -1,7 +1,7 @@
 """Every benchmark's quick version, one after another, and one table of their headline figures
 against the baselines measured in the same runs.
 
-    python -m bench                       # every benchmark, quick sizes (about 10 minutes)
+    python -m bench                       # every benchmark, quick sizes (a few minutes)
     python -m bench --only artifacts_store --only dag_bench
     python -m bench --full                # the full sizes (much longer)
     python -m bench --json                # the rows as JSON, for scripts

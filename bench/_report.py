@@ -1,7 +1,7 @@
 """Headline figures of a benchmark, gathered by `python -m bench` into one table.
 
 Each benchmark prints its own detailed output and also calls `report()` for the figures that
-answer a goal. The rows go to the JSON-lines file named by `PIT_BENCH_REPORT` when it is set
+answer a goal. The rows go to the JSON-lines file named by `BENCH_REPORT_FILE` when it is set
 (`python -m bench` sets it for each benchmark it runs) and nowhere otherwise, so a benchmark
 run by hand behaves as before.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-REPORT_ENV = "PIT_BENCH_REPORT"
+REPORT_ENV = "BENCH_REPORT_FILE"
+"""Not PIT_*: the Pit reads those as its settings, and benchmarks run `pit`."""
 
 
 class Row(BaseModel):
