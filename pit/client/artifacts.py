@@ -20,7 +20,6 @@ from pit.artifacts.query import parse_filter
 from pit.artifacts.results import PutResult, ReindexReport, StoreStats, VerifyReport
 from pit.artifacts.store import ArtifactReader, ArtifactStore
 from pit.common.config import Settings
-from pit.dag.cache_key import cache_prefix
 from pit.infra.artifact_factory import open_artifact_store
 from pit.infra.file_output import check_output, write_output
 
@@ -173,6 +172,8 @@ class ArtifactsClient:
         """Soft-delete every cached output of DAG `dag` (or of its node `node`): the
         artifacts under `pit/cache/<dag>/[<node>/]` (docs/dag.md#cache). Returns how many
         versions were deleted; the next run of those nodes runs them and stores anew."""
+        from pit.dag.cache_key import cache_prefix  # pit.dag: not for every artifact command
+
         prefix = cache_prefix(dag, node)
         manifests: list[Manifest] = []
         async for name in self.store.blobs.list_names():
