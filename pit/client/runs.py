@@ -100,17 +100,17 @@ class RunsClient:
             check_run_id(id, "id")
         compiled = compile_dag(dag, known_activities)
         run_inputs = dict(inputs or {})
-        prepare_run(compiled, run_inputs=run_inputs, reuse=reuse)  # limits, before any RPC
-        indexed = await search_attributes_registered(self.client)
-        prepared = prepare_run(
+        prepared = prepare_run(  # limits, before any RPC
             compiled,
             run_inputs=run_inputs,
             reuse=reuse,
             resumed_from=resumed_from,
-            search_attributes=indexed,
             claim_checked=self.client.data_converter.external_storage is not None,
             no_cache=no_cache,
         )
+        if not await search_attributes_registered(self.client):
+            # the plan is packed and measured once: this flag changes neither
+            prepared = prepared.model_copy(update={"search_attributes": False})
         run_id = id or default_run_id(compiled.name, uuid.uuid4().hex[:8])
         tags = await dag_tags(self.client, compiled, resumed_from)
         queue = task_queue or self.task_queue
